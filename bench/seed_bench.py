@@ -1,0 +1,286 @@
+"""Benchmark seeding a synthetic region of N patients on SQLite and on PostgreSQL.
+
+What is measured, per database, on a fresh, migrated, empty database:
+
+- ``generate_seconds``: ``generate_region(patients=N, seed=1, today=2026-11-23)``, the pure
+  Python construction of the region in memory. It touches no database, so it costs the same
+  on both; it is timed on each only because each database runs in its own process.
+- ``store_seconds``: ``region_store(region=..., now=2026-11-23T09:00Z)``, the bulk write path
+  (COPY on PostgreSQL, executemany on SQLite), in one transaction, commit included.
+- ``total_seconds``: the two together, what ``stepwell seed`` costs end to end (migrations
+  and database creation are not timed).
+
+The target (``postgresql_store_patients_per_second``) is about the bulk write path, so it is
+judged on ``store_seconds`` alone; generation is reported beside it, honestly, so the
+end-to-end rate is never confused with the store rate.
+
+Django's settings read ``DATABASE_URL`` once at import, so each database is benchmarked in a
+child process: this script runs itself again with ``--child`` and ``DATABASE_URL`` set, and
+the child prints one JSON line (prefixed with ``RESULT_MARKER``) that the parent collects.
+
+Usage (what ``make bench`` runs)::
+
+    .venv/bin/python bench/seed_bench.py --patients 100000 \\
+        --postgres postgresql://postgres@127.0.0.1:5432/stepwell_test
+
+When the PostgreSQL server cannot be reached the PostgreSQL result is recorded as skipped,
+unless ``CI=true``, where that is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_OUTPUT = BENCH_DIR / "results" / "seed.json"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/stepwell_test"
+BENCH_DATABASE = "stepwell_bench"
+RESULT_MARKER = "SEED_BENCH_RESULT "
+SEED = 1
+TODAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+TARGET_STORE_PATIENTS_PER_SECOND = 20_000
+
+
+# --- child: one database, in its own process -------------------------------------------------
+
+
+def run_child(patients: int) -> dict[str, Any]:
+    """Migrate the database named by ``DATABASE_URL``, then time generation and store."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stepwell.config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from stepwell.apps.region.services import region_store
+    from stepwell.domain.synthetic.region import generate_region
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+    started = time.perf_counter()
+    region = generate_region(patients=patients, seed=SEED, today=TODAY)
+    generated = time.perf_counter()
+    result = region_store(region=region, now=NOW)
+    stored = time.perf_counter()
+
+    generate_seconds = generated - started
+    store_seconds = stored - generated
+    total_seconds = stored - started
+    care_team = result.episodes  # one lead clinician per episode
+    rows = result.patients + result.episodes + result.step_changes + care_team + result.matches
+    return {
+        "vendor": connection.vendor,
+        "database_version": _database_version(connection),
+        "patients": result.patients,
+        "episodes": result.episodes,
+        "step_changes": result.step_changes,
+        "care_team_members": care_team,
+        "matches": result.matches,
+        "sites": result.sites,
+        "users": result.users,
+        "rows_inserted": rows,
+        "generate_seconds": round(generate_seconds, 3),
+        "store_seconds": round(store_seconds, 3),
+        "total_seconds": round(total_seconds, 3),
+        "store_patients_per_second": round(result.patients / store_seconds),
+        "end_to_end_patients_per_second": round(result.patients / total_seconds),
+        "store_rows_per_second": round(rows / store_seconds),
+    }
+
+
+def _database_version(connection: Any) -> str:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+    import sqlite3
+
+    return f"SQLite {sqlite3.sqlite_version}"
+
+
+# --- parent: databases, children, report ----------------------------------------------------
+
+
+class BenchError(Exception):
+    """A benchmark could not run; the message says why."""
+
+
+def measure(database_url: str, patients: int) -> dict[str, Any]:
+    """Run this script as a child against ``database_url`` and return its result."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", "--patients", str(patients)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"the benchmark child for {_redacted(database_url)} failed")
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            result: dict[str, Any] = json.loads(line.removeprefix(RESULT_MARKER))
+            return result
+    raise BenchError(f"the benchmark child for {_redacted(database_url)} printed no result")
+
+
+def bench_sqlite(patients: int) -> dict[str, Any]:
+    """Seed a fresh SQLite file in a temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="stepwell-bench-") as tmp:
+        return measure(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", patients)
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def _maintenance(server_url: str) -> Any:
+    """An autocommit connection to the server's ``postgres`` database."""
+    import psycopg
+
+    url = urlsplit(server_url)
+    return psycopg.connect(
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password or None,
+        dbname="postgres",
+        connect_timeout=5,
+        autocommit=True,
+    )
+
+
+def bench_postgres(server_url: str, patients: int) -> dict[str, Any]:
+    """Seed a fresh ``stepwell_bench`` database on the server of ``server_url``, then drop it.
+
+    Returns ``{"skipped": reason}`` when the server is unreachable (and CI is not "true").
+    """
+    import psycopg
+
+    try:
+        admin = _maintenance(server_url)
+    except psycopg.Error as exc:
+        reason = (
+            f"PostgreSQL at {_redacted(server_url)} is unreachable: "
+            + (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        )
+        if os.environ.get("CI") == "true":
+            raise BenchError(f"{reason} (failing: CI=true)") from None
+        print(f"seed_bench: {reason}; PostgreSQL NOT benchmarked", file=sys.stderr)
+        return {"skipped": reason}
+    bench_url = urlsplit(server_url)._replace(path=f"/{BENCH_DATABASE}").geturl()
+    with admin:
+        try:
+            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}"')
+            admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        except psycopg.Error as exc:
+            raise BenchError(f"cannot create database {BENCH_DATABASE!r}: {exc}") from None
+        try:
+            return measure(bench_url, patients)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+
+
+def report(patients: int, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    postgres = results["postgresql"]
+    rate = postgres.get("store_patients_per_second")
+    return {
+        "benchmark": "seed",
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "patients": patients,
+        "seed": SEED,
+        "today": TODAY.isoformat(),
+        "now": NOW.isoformat(),
+        "target": {"postgresql_store_patients_per_second": TARGET_STORE_PATIENTS_PER_SECOND},
+        "results": results,
+        # Not met when PostgreSQL was skipped: results.postgresql.skipped says why.
+        "target_met": rate is not None and rate >= TARGET_STORE_PATIENTS_PER_SECOND,
+    }
+
+
+def summary(data: dict[str, Any]) -> str:
+    header = (
+        f"{'database':<11}{'generate s':>11}{'store s':>9}{'total s':>9}"
+        f"{'store pat/s':>13}{'e2e pat/s':>11}{'store rows/s':>14}{'rows':>11}"
+    )
+    lines = [f"Seed benchmark: {data['patients']:,} patients", header, "-" * len(header)]
+    for name, r in data["results"].items():
+        if "skipped" in r:
+            lines.append(f"{name:<11}skipped: {r['skipped']}")
+            continue
+        lines.append(
+            f"{name:<11}{r['generate_seconds']:>11.2f}{r['store_seconds']:>9.2f}"
+            f"{r['total_seconds']:>9.2f}{r['store_patients_per_second']:>13,}"
+            f"{r['end_to_end_patients_per_second']:>11,}{r['store_rows_per_second']:>14,}"
+            f"{r['rows_inserted']:>11,}"
+        )
+    target = data["target"]["postgresql_store_patients_per_second"]
+    verdict = "met" if data["target_met"] else "NOT met"
+    lines.append(f"Target: PostgreSQL store >= {target:,} patients/s: {verdict}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--patients", type=int, default=100_000, help="patients to seed")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES),
+        help="URL of a PostgreSQL server; its database name is ignored, "
+        f"{BENCH_DATABASE!r} is created and dropped",
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.patients < 1:
+        parser.error(f"--patients: {args.patients} is not a positive number")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        result = run_child(args.patients)
+        print(RESULT_MARKER + json.dumps(result), flush=True)
+        return 0
+    try:
+        # PostgreSQL first: under CI=true an unreachable server fails before SQLite's minutes.
+        postgres = bench_postgres(args.postgres, args.patients)
+        results = {"sqlite": bench_sqlite(args.patients), "postgresql": postgres}
+    except BenchError as exc:
+        print(f"seed_bench: {exc}", file=sys.stderr)
+        return 1
+    data = report(args.patients, results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(data, indent=2) + "\n")
+    print(summary(data))
+    print(f"Wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Instruments as data: definitions parsed from content files, scoring by one set of rules."""

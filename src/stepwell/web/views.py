@@ -1,0 +1,207 @@
+"""Server-rendered pages. Thin: read the request, call a selector or service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+import stepwell
+from stepwell.apps.access.selectors import break_glass_grants_active
+from stepwell.apps.access.services import break_glass_grant
+from stepwell.apps.accounts.models import User
+from stepwell.apps.core.content import suppression_rule
+from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
+from stepwell.apps.network.models import Site
+from stepwell.apps.patients import selectors
+from stepwell.apps.patients.models import Patient
+from stepwell.apps.peers.selectors import peers_supervised_by
+from stepwell.domain.access.policy import Role, Scope, policy_for
+from stepwell.domain.metrics.suppression import suppress
+from stepwell.web.forms import BreakGlassForm, PatientFilterForm
+
+PAGE_SIZE = 25
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user (views using this are behind login_required)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class LoginView(auth_views.LoginView):
+    """Log-in that switches the interface to the user's preferred language."""
+
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        language = getattr(form.get_user(), "preferred_language", "")
+        if language in dict(settings.LANGUAGES):
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers and the demo."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        status, code = "ok", 200
+    except DatabaseError:
+        status, code = "database-unreachable", 503
+    return JsonResponse(
+        {"status": status, "database": connection.vendor, "version": stepwell.__version__},
+        status=code,
+    )
+
+
+def _patient_page(request: HttpRequest) -> dict[str, Any]:
+    user = _user(request)
+    form = PatientFilterForm(request.GET or None, user=user)
+    filters = form.cleaned_data if form.is_valid() else {}
+    page_no = filters.get("page") or 1
+    site = filters.get("site")
+    page = selectors.patient_list(
+        user=user,
+        now=timezone.now(),
+        site_id=site.pk if site is not None else None,
+        step=int(filters["step"]) if filters.get("step") else None,
+        search=filters.get("q") or "",
+        limit=PAGE_SIZE,
+        offset=(page_no - 1) * PAGE_SIZE,
+    )
+    last_page = max(1, -(-page.count // PAGE_SIZE))
+    return {
+        "form": form,
+        "page": page,
+        "page_no": page_no,
+        "last_page": last_page,
+        "prev_page": page_no - 1 if page_no > 1 else None,
+        "next_page": page_no + 1 if page_no < last_page else None,
+    }
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    role = user.role
+    if role == Role.PATIENT:
+        own = Patient.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+        if own is None:
+            return render(request, "web/home_patient_missing.html")
+        return redirect("patient-detail", patient_id=own)
+    if role in {Role.CLINICIAN, Role.COORDINATOR, Role.CHW, Role.PEER}:
+        return render(request, "web/home_caseload.html", _patient_page(request))
+    if role == Role.PEER_SUPERVISOR:
+        return render(
+            request,
+            "web/home_supervisor.html",
+            {"peers": peers_supervised_by(user)},
+        )
+    if role == Role.MANAGER:
+        rule = suppression_rule()
+        cells = [
+            (c, suppress(c.patients, rule)) for c in selectors.open_episodes_by_site_and_step()
+        ]
+        return render(
+            request,
+            "web/home_manager.html",
+            {"cells": cells, "rule_version": rule.version, "min_cell": rule.min_cell},
+        )
+    if role == Role.ADMIN:
+        return render(
+            request,
+            "web/home_admin.html",
+            {
+                "sites": Site.objects.order_by("name"),
+                "grants": break_glass_grants_active(now=timezone.now()),
+                "form": BreakGlassForm(),
+                "break_glass_hours": settings.STEPWELL_BREAK_GLASS_HOURS,
+            },
+        )
+    raise Http404
+
+
+@login_required
+@require_GET
+def patient_list(request: HttpRequest) -> HttpResponse:
+    """The caseload table; htmx asks for the table alone when filters change."""
+    policy = policy_for(_user(request).role)
+    if policy.scope is Scope.NONE and not policy.may_break_glass:
+        raise Http404
+    htmx = bool(getattr(request, "htmx", False))
+    template = "web/_patient_table.html" if htmx else "web/home_caseload.html"
+    return render(request, template, _patient_page(request))
+
+
+@login_required
+@require_GET
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    try:
+        record = selectors.patient_detail(
+            user=_user(request), patient_id=patient_id, now=timezone.now()
+        )
+    except NotFound:
+        raise Http404 from None
+    return render(request, "web/patient_detail.html", {"record": record})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def break_glass(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not policy_for(user.role).may_break_glass:
+        raise Http404
+    form = BreakGlassForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = break_glass_grant(
+                user=user,
+                record_number=form.cleaned_data["record_number"],
+                reason=form.cleaned_data["reason"],
+                now=timezone.now(),
+            )
+        except InvalidInput as exc:
+            for problem in exc.problems:
+                form.add_error(
+                    problem.field if problem.field in form.fields else None, problem.message
+                )
+        except Forbidden:
+            raise Http404 from None
+        else:
+            messages.warning(
+                request,
+                _(
+                    "Emergency access granted until %(time)s. It is recorded and visible to "
+                    "all administrators."
+                )
+                % {"time": timezone.localtime(grant.expires_at).strftime("%H:%M")},
+            )
+            return redirect("patient-detail", patient_id=grant.patient_id)
+    return render(
+        request,
+        "web/break_glass.html",
+        {"form": form, "break_glass_hours": settings.STEPWELL_BREAK_GLASS_HOURS},
+    )

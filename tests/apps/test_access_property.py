@@ -1,0 +1,176 @@
+"""Property test: the access selector agrees with a plain reading of PRODUCT.md §2 on random
+small networks (memberships, registrations, treating sites, care teams, matches, grants)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stepwell.apps.access.models import BreakGlassGrant
+from stepwell.apps.access.selectors import visible_patients
+from stepwell.apps.accounts.models import SiteMembership, User
+from stepwell.apps.patients.models import CareTeamMember, Episode, Patient
+from stepwell.apps.peers.models import PeerMatch
+from tests.conftest import NOW, make_site
+
+ROLES = [
+    "patient",
+    "chw",
+    "clinician",
+    "coordinator",
+    "peer",
+    "peer_supervisor",
+    "manager",
+    "admin",
+]
+
+world = st.fixed_dictionaries(
+    {
+        "users": st.lists(
+            st.tuples(st.sampled_from(ROLES), st.sets(st.integers(0, 2))), min_size=1, max_size=6
+        ),
+        # (registered site, treating site or None, discharged?)
+        "patients": st.lists(
+            st.tuples(st.integers(0, 2), st.none() | st.integers(0, 2), st.booleans()),
+            min_size=1,
+            max_size=6,
+        ),
+        "care_team": st.sets(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=4),
+        "matches": st.sets(
+            st.tuples(
+                st.integers(0, 5),
+                st.integers(0, 5),
+                st.sampled_from(["proposed", "active", "ended"]),
+            ),
+            max_size=5,
+        ),
+        # (user, patient, hours since grant)
+        "grants": st.sets(
+            st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)), max_size=3
+        ),
+        "own": st.dictionaries(st.integers(0, 5), st.integers(0, 5), max_size=2),
+    }
+)
+
+
+def _build(w: dict) -> tuple[list[User], list[Patient]]:  # type: ignore[type-arg]
+    sites = [make_site(f"s{i}", lat=37 + i / 10) for i in range(3)]
+    users = []
+    for n, (role, memberships) in enumerate(w["users"]):
+        user = User.objects.create(username=f"u{n}", role=role)
+        for s in memberships:
+            SiteMembership.objects.create(user=user, site=sites[s])
+        users.append(user)
+    patients = []
+    for n, (reg, treat, discharged) in enumerate(w["patients"]):
+        patient = Patient.objects.create(
+            record_number=f"SW-P{n:07d}",
+            given_name="P",
+            family_name="Testwell",
+            birth_date="1980-01-01",
+            sex="female",
+            gender="woman",
+            preferred_language="en",
+            preferred_channel="none",
+            site=sites[reg],
+            created_at=NOW,
+        )
+        if treat is not None:
+            Episode.objects.create(
+                patient=patient,
+                site=sites[treat],
+                referral_source="self",
+                referral_date="2026-01-01",
+                current_step=1,
+                status="discharged" if discharged else "active",
+                discharge_reason="completed" if discharged else "",
+                discharge_date="2026-06-01" if discharged else None,
+                created_at=NOW,
+            )
+        patients.append(patient)
+    _link(w, users, patients)
+    return users, patients
+
+
+def _link(w: dict, users: list[User], patients: list[Patient]) -> None:  # type: ignore[type-arg]
+    for u, p in w["care_team"]:
+        if u < len(users) and p < len(patients):
+            ep = patients[p].episodes.first()
+            if ep:
+                CareTeamMember.objects.get_or_create(episode=ep, user=users[u])
+    for u, p, status in w["matches"]:
+        if (
+            u < len(users)
+            and p < len(patients)
+            and not (
+                status == "active"
+                and PeerMatch.objects.filter(
+                    peer=users[u], patient=patients[p], status="active"
+                ).exists()
+            )
+        ):
+            PeerMatch.objects.create(
+                peer=users[u],
+                patient=patients[p],
+                status=status,
+                created_at=NOW,
+                approved_at=NOW if status != "proposed" else None,
+            )
+    for u, p, hours in w["grants"]:
+        if u < len(users) and p < len(patients):
+            start = NOW - timedelta(hours=hours)
+            BreakGlassGrant.objects.create(
+                user=users[u],
+                patient=patients[p],
+                reason="why",
+                granted_at=start,
+                expires_at=start + timedelta(hours=3),
+            )
+    for u, p in w["own"].items():
+        if u < len(users) and p < len(patients) and users[u].role == "patient":
+            Patient.objects.filter(user=users[u]).update(user=None)
+            Patient.objects.filter(pk=patients[p].pk).update(user=users[u])
+
+
+def _expected(w: dict, users: list[User], patients: list[Patient], u: int) -> set[int]:  # type: ignore[type-arg]
+    """PRODUCT.md §2, read literally, without the selector's code."""
+    role, memberships = w["users"][u]
+    user = users[u]
+    seen = set()
+    for n, (reg, treat, _discharged) in enumerate(w["patients"]):
+        p = Patient.objects.get(pk=patients[n].pk)
+        by_site = reg in memberships or (treat is not None and treat in memberships)
+        on_team = CareTeamMember.objects.filter(episode__patient=p, user=user).exists()
+        matched = PeerMatch.objects.filter(peer=user, patient=p, status="active").exists()
+        granted = any(uu == u and pp == n and h < 3 for uu, pp, h in w["grants"])
+        allowed = {
+            "patient": p.user_id == user.pk,
+            "chw": by_site,
+            "coordinator": by_site,
+            "clinician": by_site or on_team or granted,
+            "peer": matched,
+            "admin": granted,
+        }.get(role, False)
+        if allowed:
+            seen.add(p.pk)
+    return seen
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(w=world)
+def test_selector_matches_the_policy_on_random_networks(w: dict) -> None:  # type: ignore[type-arg]
+    with transaction.atomic():
+        users, patients = _build(w)
+        for u, user in enumerate(users):
+            got = set(visible_patients(user, now=NOW).values_list("pk", flat=True))
+            assert got == _expected(w, users, patients, u), (user.role, w)
+        transaction.set_rollback(True)
