@@ -32,20 +32,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from common import (
+    BENCH_DATABASE,
+    DEFAULT_POSTGRES,
+    BenchError,
+    database_version,
+    machine,
+    on_postgres,
+    on_sqlite,
+    run_child,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "seed.json"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/stepwell_test"
-BENCH_DATABASE = "stepwell_bench"
 RESULT_MARKER = "SEED_BENCH_RESULT "
 SEED = 1
 TODAY = date(2026, 11, 23)
@@ -56,7 +61,7 @@ TARGET_STORE_PATIENTS_PER_SECOND = 20_000
 # --- child: one database, in its own process -------------------------------------------------
 
 
-def run_child(patients: int) -> dict[str, Any]:
+def child_main(patients: int) -> dict[str, Any]:
     """Migrate the database named by ``DATABASE_URL``, then time generation and store."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stepwell.config.settings")
     import django
@@ -83,7 +88,7 @@ def run_child(patients: int) -> dict[str, Any]:
     rows = result.patients + result.episodes + result.step_changes + care_team + result.matches
     return {
         "vendor": connection.vendor,
-        "database_version": _database_version(connection),
+        "database_version": database_version(connection),
         "patients": result.patients,
         "episodes": result.episodes,
         "step_changes": result.step_changes,
@@ -101,101 +106,21 @@ def run_child(patients: int) -> dict[str, Any]:
     }
 
 
-def _database_version(connection: Any) -> str:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            return f"PostgreSQL {cursor.fetchone()[0]}"
-    import sqlite3
-
-    return f"SQLite {sqlite3.sqlite_version}"
-
-
 # --- parent: databases, children, report ----------------------------------------------------
-
-
-class BenchError(Exception):
-    """A benchmark could not run; the message says why."""
 
 
 def measure(database_url: str, patients: int) -> dict[str, Any]:
     """Run this script as a child against ``database_url`` and return its result."""
-    env = {**os.environ, "DATABASE_URL": database_url}
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", "--patients", str(patients)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"the benchmark child for {_redacted(database_url)} failed")
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT_MARKER):
-            result: dict[str, Any] = json.loads(line.removeprefix(RESULT_MARKER))
-            return result
-    raise BenchError(f"the benchmark child for {_redacted(database_url)} printed no result")
+    script = Path(__file__).resolve()
+    return run_child(script, ["--patients", str(patients)], database_url, RESULT_MARKER)
 
 
 def bench_sqlite(patients: int) -> dict[str, Any]:
-    """Seed a fresh SQLite file in a temporary directory, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="stepwell-bench-") as tmp:
-        return measure(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", patients)
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
-
-
-def _maintenance(server_url: str) -> Any:
-    """An autocommit connection to the server's ``postgres`` database."""
-    import psycopg
-
-    url = urlsplit(server_url)
-    return psycopg.connect(
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username or "postgres",
-        password=url.password or None,
-        dbname="postgres",
-        connect_timeout=5,
-        autocommit=True,
-    )
+    return on_sqlite(lambda url: measure(url, patients))
 
 
 def bench_postgres(server_url: str, patients: int) -> dict[str, Any]:
-    """Seed a fresh ``stepwell_bench`` database on the server of ``server_url``, then drop it.
-
-    Returns ``{"skipped": reason}`` when the server is unreachable (and CI is not "true").
-    """
-    import psycopg
-
-    try:
-        admin = _maintenance(server_url)
-    except psycopg.Error as exc:
-        reason = (
-            f"PostgreSQL at {_redacted(server_url)} is unreachable: "
-            + (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        )
-        if os.environ.get("CI") == "true":
-            raise BenchError(f"{reason} (failing: CI=true)") from None
-        print(f"seed_bench: {reason}; PostgreSQL NOT benchmarked", file=sys.stderr)
-        return {"skipped": reason}
-    bench_url = urlsplit(server_url)._replace(path=f"/{BENCH_DATABASE}").geturl()
-    with admin:
-        try:
-            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}"')
-            admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-        except psycopg.Error as exc:
-            raise BenchError(f"cannot create database {BENCH_DATABASE!r}: {exc}") from None
-        try:
-            return measure(bench_url, patients)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+    return on_postgres(server_url, lambda url: measure(url, patients), name="seed_bench")
 
 
 def report(patients: int, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -204,13 +129,7 @@ def report(patients: int, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "benchmark": "seed",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
+        "machine": machine(),
         "patients": patients,
         "seed": SEED,
         "today": TODAY.isoformat(),
@@ -264,7 +183,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        result = run_child(args.patients)
+        result = child_main(args.patients)
         print(RESULT_MARKER + json.dumps(result), flush=True)
         return 0
     try:

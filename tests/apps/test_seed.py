@@ -13,9 +13,12 @@ from django.test import RequestFactory
 
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.models import AuditEvent
+from stepwell.apps.measurement.models import Assessment
+from stepwell.apps.measurement.registry import instrument
 from stepwell.apps.network.models import Site
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient, StepChange
 from stepwell.apps.peers.models import PeerMatch
+from stepwell.domain.instruments.scoring import score
 from stepwell.domain.synthetic.region import generate_region
 
 
@@ -58,6 +61,39 @@ def test_seed_stores_a_complete_region() -> None:
     # Every episode has its starting entry in the step history.
     assert not Episode.objects.exclude(step_changes__from_step__isnull=True).exists()
     assert AuditEvent.objects.filter(action="region.seeded").count() == 1
+    # Assessment histories: stored through COPY/executemany, JSON columns read back as
+    # Python values, every stored score what the scoring rules give for the stored answers.
+    assessments = list(Assessment.objects.all())
+    assert len(assessments) > 120
+    assert f"{len(assessments)} assessments" in output
+    assert {a.instrument for a in assessments} >= {"PHQ-9", "GAD-7", "PHQ-15", "WSAS", "UCLA-3"}
+    for a in assessments[:400]:
+        definition = instrument(a.instrument)
+        assert definition is not None
+        result = score(definition, a.answers)
+        assert (a.total, a.band, a.prorated, a.missing, a.safety) == (
+            result.total,
+            result.band,
+            result.prorated,
+            list(result.missing),
+            list(result.safety),
+        )
+        assert a.episode is not None
+        assert a.episode.patient_id == a.patient_id
+    demo = Patient.objects.get(user__username="demo-patient")
+    assert demo.assessments.filter(instrument="PHQ-9").exists()
+    fresh = Assessment.objects.create(
+        patient=demo,
+        instrument="PHQ-9",
+        instrument_version="1.0",
+        answers=[0] * 9,
+        total=0,
+        band="minimal",
+        taken_at="2026-11-23T10:00:00Z",
+        mode="portal",
+        created_at="2026-11-23T10:00:00Z",
+    )
+    assert fresh.pk > max(a.pk for a in assessments)
     # New rows after a bulk load get fresh ids (sequences moved past the loaded block).
     site = Site.objects.first()
     assert site is not None

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from stepwell.apps.network.models import Site
+from stepwell.domain.instruments.model import NA, Instrument, Item
+from stepwell.domain.instruments.scoring import Answer
 
 
 class PatientFilterForm(forms.Form):
@@ -35,3 +38,74 @@ class BreakGlassForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Why you need this record now. Other administrators will see it."),
     )
+
+
+def _item_field(name: str) -> str:
+    return f"item_{name}"
+
+
+class AssessmentForm(forms.Form):
+    """One questionnaire, built from its instrument file, item texts in ``language``.
+
+    Every item is optional here: how many may be left out is the instrument's rule, applied
+    by the scoring service, which names the items at fault.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        instrument: Instrument,
+        language: str,
+        ask_when: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        self.language = language
+        for item in instrument.items:
+            if item.kind == "text":
+                field: forms.Field = forms.CharField(
+                    label=item.text[language],
+                    required=False,
+                    max_length=2000,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                )
+            else:
+                choices = [(str(o.value), o.label[language]) for o in item.options]
+                if item.not_applicable:
+                    choices.append((NA, item.not_applicable[language]))
+                field = forms.ChoiceField(
+                    label=item.text[language],
+                    required=False,
+                    choices=choices,
+                    widget=forms.RadioSelect,
+                )
+            self.fields[_item_field(item.id)] = field
+        if ask_when:
+            self.fields["taken_at"] = forms.DateTimeField(
+                label=_("When it was answered"),
+                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                help_text=_("Change this when you enter a paper questionnaire later."),
+            )
+
+    def item_fields(self) -> list[tuple[Item, forms.BoundField]]:
+        return [(item, self[_item_field(item.id)]) for item in self.instrument.items]
+
+    def answers(self) -> list[Answer]:
+        """The answers in item order (precondition: ``is_valid()``): int, "na", text or None."""
+        result: list[Answer] = []
+        for item in self.instrument.items:
+            raw = self.cleaned_data.get(_item_field(item.id)) or ""
+            if item.kind == "text":
+                result.append(raw.strip() or None)
+            elif raw == "":
+                result.append(None)
+            else:
+                result.append(NA if raw == NA else int(raw))
+        return result
+
+    def mark_items(self, item_ids: Sequence[str], message: str) -> None:
+        for item_id in item_ids:
+            name = _item_field(item_id)
+            if name in self.fields:
+                self.add_error(name, message)

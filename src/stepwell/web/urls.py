@@ -1,10 +1,20 @@
 from django.urls import path
 
-from stepwell.web import views
+from stepwell.web import measurement, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient-detail"),
+    path(
+        "patients/<int:patient_id>/assessments/new/<str:code>/",
+        measurement.assessment_new,
+        name="assessment-new",
+    ),
+    path(
+        "patients/<int:patient_id>/progress/<str:code>/",
+        measurement.progress_chart_page,
+        name="progress-chart",
+    ),
     path("break-glass/", views.break_glass, name="break-glass"),
 ]

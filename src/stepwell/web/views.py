@@ -14,6 +14,7 @@ from django.db.utils import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -23,18 +24,20 @@ from stepwell.apps.access.services import break_glass_grant
 from stepwell.apps.accounts.models import User
 from stepwell.apps.core.content import suppression_rule
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
+from stepwell.apps.measurement.registry import instruments
+from stepwell.apps.measurement.selectors import assessment_summary
 from stepwell.apps.network.models import Site
 from stepwell.apps.patients import selectors
 from stepwell.apps.patients.models import Patient
 from stepwell.apps.peers.selectors import peers_supervised_by
-from stepwell.domain.access.policy import Role, Scope, policy_for
+from stepwell.domain.access.policy import Role, Scope, View, policy_for
 from stepwell.domain.metrics.suppression import suppress
 from stepwell.web.forms import BreakGlassForm, PatientFilterForm
 
 PAGE_SIZE = 25
 
 
-def _user(request: HttpRequest) -> User:
+def current_user(request: HttpRequest) -> User:
     """The logged-in user (views using this are behind login_required)."""
     user = request.user
     assert isinstance(user, User)
@@ -77,7 +80,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _patient_page(request: HttpRequest) -> dict[str, Any]:
-    user = _user(request)
+    user = current_user(request)
     form = PatientFilterForm(request.GET or None, user=user)
     filters = form.cleaned_data if form.is_valid() else {}
     page_no = filters.get("page") or 1
@@ -105,7 +108,7 @@ def _patient_page(request: HttpRequest) -> dict[str, Any]:
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     role = user.role
     if role == Role.PATIENT:
         own = Patient.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
@@ -148,7 +151,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_list(request: HttpRequest) -> HttpResponse:
     """The caseload table; htmx asks for the table alone when filters change."""
-    policy = policy_for(_user(request).role)
+    policy = policy_for(current_user(request).role)
     if policy.scope is Scope.NONE and not policy.may_break_glass:
         raise Http404
     htmx = bool(getattr(request, "htmx", False))
@@ -159,19 +162,28 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = current_user(request)
+    now = timezone.now()
     try:
-        record = selectors.patient_detail(
-            user=_user(request), patient_id=patient_id, now=timezone.now()
-        )
+        record = selectors.patient_detail(user=user, patient_id=patient_id, now=now)
     except NotFound:
         raise Http404 from None
-    return render(request, "web/patient_detail.html", {"record": record})
+    context: dict[str, Any] = {"record": record}
+    if record.view is View.FULL:
+        context |= {
+            "measures": assessment_summary(user=user, patient_id=patient_id, now=now),
+            "instruments": instruments(),
+            "may_record": policy_for(user.role).may_record_assessments,
+            "is_patient": user.role == Role.PATIENT,
+            "language": (get_language() or "en")[:2],
+        }
+    return render(request, "web/patient_detail.html", context)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def break_glass(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     if not policy_for(user.role).may_break_glass:
         raise Http404
     form = BreakGlassForm(request.POST or None)

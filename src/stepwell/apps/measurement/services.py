@@ -60,12 +60,15 @@ def assessment_record(
     if definition is None:
         problems.append(FieldProblem("instrument", f"{instrument_code!r} is not an instrument"))
         raise InvalidInput(problems)
+    answer_error: AnswerError | None = None
     try:
         result = score(definition, answers)
     except AnswerError as exc:
+        answer_error = exc
         problems.append(FieldProblem("answers", str(exc)))
     if problems:
-        raise InvalidInput(problems)
+        # The AnswerError rides along as the cause so a page can mark the items at fault.
+        raise InvalidInput(problems) from answer_error
     episode = (
         Episode.objects.filter(patient=patient).exclude(status=EpisodeStatus.DISCHARGED).first()
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,9 +18,11 @@ from stepwell.apps.core.bulk import (
     reserve_ids,
     reset_sequences,
 )
+from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.network.models import Site
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient, StepChange
 from stepwell.apps.peers.models import PeerMatch
+from stepwell.domain.synthetic.assessments import AssessmentSpec
 from stepwell.domain.synthetic.region import Region
 
 # Demo data only: `seed` refuses to run in production, and real accounts get their own.
@@ -38,6 +41,7 @@ class SeedResult:
     episodes: int
     step_changes: int
     matches: int
+    assessments: int = 0
 
 
 def database_is_empty() -> bool:
@@ -46,9 +50,14 @@ def database_is_empty() -> bool:
 
 @transaction.atomic
 def region_store(
-    *, region: Region, now: datetime, progress: Callable[[int], None] | None = None
+    *,
+    region: Region,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    assessments: Sequence[AssessmentSpec] = (),
 ) -> SeedResult:
-    """Insert ``region`` (sites, staff, patients, episodes, history, matches) in one transaction.
+    """Insert ``region`` (sites, staff, patients, episodes, history, matches) and its
+    ``assessments`` (histories made for it) in one transaction.
 
     ``progress`` is called with a count of patients' worth of rows written.
     """
@@ -111,7 +120,7 @@ def region_store(
         if p.username
     }
     n = len(region.patients)
-    bulk_models = [Patient, Episode, StepChange, CareTeamMember, PeerMatch]
+    bulk_models = [Patient, Episode, StepChange, CareTeamMember, PeerMatch, Assessment]
     with constraints_deferred_to_end(bulk_models):
         patient_ids = reserve_ids(Patient, n)
         bulk_insert(
@@ -266,6 +275,7 @@ def region_store(
                 for i, m in enumerate(region.matches)
             ),
         )
+        _store_assessments(assessments, region, patient_ids, episode_ids, user_ids, now)
     reset_sequences(bulk_models)
     tick(n - 2 * (n // 3))
     result = SeedResult(
@@ -275,6 +285,7 @@ def region_store(
         len(region.episodes),
         n_changes,
         len(region.matches),
+        len(assessments),
     )
     # Synthetic generation is one administrative act, audited as one event (no patient rows).
     audit_record(
@@ -285,3 +296,58 @@ def region_store(
         details={k: getattr(result, k) for k in result.__dataclass_fields__},
     )
     return result
+
+
+def _store_assessments(
+    assessments: Sequence[AssessmentSpec],
+    region: Region,
+    patient_ids: range,
+    episode_ids: range,
+    user_ids: list[int],
+    now: datetime,
+) -> None:
+    """Bulk-insert synthetic assessments; JSON columns go in as JSON text."""
+    ids = reserve_ids(Assessment, len(assessments))
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    bulk_insert(
+        Assessment,
+        (
+            "id",
+            "patient_id",
+            "episode_id",
+            "instrument",
+            "instrument_version",
+            "answers",
+            "total",
+            "band",
+            "caseness",
+            "prorated",
+            "missing",
+            "safety",
+            "taken_at",
+            "mode",
+            "recorded_by_id",
+            "created_at",
+        ),
+        (
+            (
+                ids[k],
+                patient_ids[region.episodes[a.episode].patient],
+                episode_ids[a.episode],
+                a.instrument,
+                a.score.version,
+                dumps(list(a.answers)),
+                a.score.total,
+                a.score.band,
+                a.score.caseness,
+                a.score.prorated,
+                dumps(list(a.score.missing)),
+                dumps(list(a.score.safety)),
+                a.taken_at,
+                a.mode,
+                None if a.recorded_by is None else user_ids[a.recorded_by],
+                now,
+            )
+            for k, a in enumerate(assessments)
+        ),
+    )

@@ -23,10 +23,11 @@ class Item:
     scored: bool = True
     not_applicable: Text | None = None
     loinc: str | None = None
+    # The option values, computed once: scoring checks every answer against them.
+    values: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def values(self) -> tuple[int, ...]:
-        return tuple(o.value for o in self.options)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(o.value for o in self.options))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,16 @@ Answer = int | str | None  # a value, "na", free text (text items), or None (mis
 
 class AnswerError(ValueError):
     """An answer set cannot be scored; the message names the instrument, item and values,
-    e.g. ``PHQ-9 item 3: 4 is not one of 0, 1, 2, 3``."""
+    e.g. ``PHQ-9 item 3: 4 is not one of 0, 1, 2, 3``.
+
+    ``items`` holds the ids of the items at fault (for a page to mark them) and ``missing``
+    is true when the fault is too many unanswered items.
+    """
+
+    def __init__(self, message: str, *, items: Sequence[str] = (), missing: bool = False):
+        super().__init__(message)
+        self.items = tuple(items)
+        self.missing = missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,19 +71,24 @@ def _check(instrument: Instrument, item: Item, answer: Answer) -> Answer:
         return None
     if item.kind == "text":
         if not isinstance(answer, str):
-            raise AnswerError(f"{where}: expects free text, not {answer!r}")
+            raise AnswerError(f"{where}: expects free text, not {answer!r}", items=[item.id])
         return answer
     if isinstance(answer, str):
         if answer.strip().lower() == NA:
             if item.not_applicable is None:
-                raise AnswerError(f"{where}: 'na' is not allowed; answer one of {_allowed(item)}")
+                raise AnswerError(
+                    f"{where}: 'na' is not allowed; answer one of {_allowed(item)}",
+                    items=[item.id],
+                )
             return NA
         try:
             answer = int(answer.strip())
         except ValueError:
-            raise AnswerError(f"{where}: {answer!r} is not one of {_allowed(item)}") from None
+            raise AnswerError(
+                f"{where}: {answer!r} is not one of {_allowed(item)}", items=[item.id]
+            ) from None
     if isinstance(answer, bool) or not isinstance(answer, int) or answer not in item.values:
-        raise AnswerError(f"{where}: {answer!r} is not one of {_allowed(item)}")
+        raise AnswerError(f"{where}: {answer!r} is not one of {_allowed(item)}", items=[item.id])
     return answer
 
 
@@ -104,11 +118,17 @@ def score(instrument: Instrument, answers: Sequence[Answer]) -> Score:
         which = f"item {listed} is" if len(missing) == 1 else f"items {listed} are"
         raise AnswerError(
             f"{instrument.code}: {which} missing; at most "
-            f"{instrument.max_missing} may be missing to score"
+            f"{instrument.max_missing} may be missing to score",
+            items=missing,
+            missing=True,
         )
     applicable = len(values) + len(missing)
     if not values:
-        raise AnswerError(f"{instrument.code}: no scored item was answered")
+        raise AnswerError(
+            f"{instrument.code}: no scored item was answered",
+            items=[i.id for i in instrument.scored_items],
+            missing=True,
+        )
     total = sum(values)
     if missing:
         total = round_half_up(Fraction(total, len(values)) * applicable)

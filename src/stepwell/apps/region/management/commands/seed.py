@@ -11,17 +11,22 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from stepwell.apps.measurement.registry import instruments
 from stepwell.apps.region.services import (
     DEMO_PASSWORD,
     RegionNotEmpty,
     database_is_empty,
     region_store,
 )
+from stepwell.domain.synthetic.assessments import assessment_histories
 from stepwell.domain.synthetic.region import generate_region
 
 
 class Command(BaseCommand):
-    help = "Generate a synthetic rural region (sites, staff, peers, patients, episodes)."
+    help = (
+        "Generate a synthetic rural region (sites, staff, peers, patients, episodes and "
+        "their assessment histories)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--patients", type=int, default=300, help="number of patients")
@@ -40,6 +45,11 @@ class Command(BaseCommand):
             help="do nothing (exit 0) when the database already has a region",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--no-assessments",
+            action="store_true",
+            help="patients and episodes only, without questionnaire histories",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if settings.PRODUCTION:
@@ -69,15 +79,23 @@ class Command(BaseCommand):
                 bar.update(count)
 
             region = generate_region(patients=n, seed=opts["seed"], today=today, progress=advance)
+            histories = (
+                []
+                if opts["no_assessments"]
+                else assessment_histories(region, instruments(), seed=opts["seed"], today=today)
+            )
             try:
-                result = region_store(region=region, now=now, progress=advance)
+                result = region_store(
+                    region=region, now=now, progress=advance, assessments=histories
+                )
             except RegionNotEmpty as exc:
                 raise CommandError(str(exc)) from None
         seconds = time.perf_counter() - started
         self.stdout.write(
             f"Seeded {result.sites} sites, {result.users} users, {result.patients} patients, "
-            f"{result.episodes} episodes, {result.step_changes} step changes and "
-            f"{result.matches} peer matches in {seconds:.1f} s "
+            f"{result.episodes} episodes, {result.step_changes} step changes, "
+            f"{result.matches} peer matches and {result.assessments} assessments "
+            f"in {seconds:.1f} s "
             f"({result.patients / seconds:,.0f} patients/s)."
         )
         logins = ", ".join(sorted(region.demo_logins.values()))
