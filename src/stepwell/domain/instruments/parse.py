@@ -6,44 +6,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from stepwell.domain.instruments.model import Band, Instrument, Item, Option, SafetyRule, Text
+from stepwell.domain.content_files import ContentFileError, FileReader
+from stepwell.domain.instruments.model import Band, Instrument, Item, Option, SafetyRule
 
-LANGUAGES = ("en", "es")
 
-
-class InstrumentFileError(ValueError):
+class InstrumentFileError(ContentFileError):
     """A definition file is malformed; the message starts with the file and the field."""
 
 
-class _Reader:
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, path: str, message: str) -> InstrumentFileError:
-        return InstrumentFileError(f"{self.source}: {path}: {message}")
-
-    def get(self, data: Any, key: str, path: str, kind: type | tuple[type, ...]) -> Any:
-        if not isinstance(data, dict) or key not in data:
-            raise self.fail(path, "is required")
-        value = data[key]
-        if isinstance(value, bool) and kind in (int, float, (int, float)):
-            raise self.fail(path, f"must be a number, not {value!r}")
-        if not isinstance(value, kind):
-            names = (
-                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            )
-            raise self.fail(path, f"must be {names}, not {type(value).__name__}")
-        return value
-
-    def text(self, data: Any, key: str, path: str) -> Text:
-        value = self.get(data, key, path, dict)
-        out = {}
-        for lang in LANGUAGES:
-            entry = value.get(lang)
-            if not isinstance(entry, str) or not entry.strip():
-                raise self.fail(f"{path}.{lang}", "a non-empty text is required")
-            out[lang] = entry
-        return out
+class _Reader(FileReader):
+    error = InstrumentFileError
 
     def options(self, raw: Any, path: str) -> tuple[Option, ...]:
         if not isinstance(raw, list) or not raw:
