@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 import stepwell
-from stepwell.api import errors, measurement
+from stepwell.api import errors, measurement, stepping
 from stepwell.api.routes import auth_router, router
 
 api = NinjaAPI(
@@ -19,3 +19,4 @@ errors.install(api)
 api.add_router("/auth", auth_router, tags=["auth"])
 api.add_router("/", router)
 api.add_router("/", measurement.router)
+api.add_router("/", stepping.router)

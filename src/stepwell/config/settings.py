@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "stepwell.apps.audit",
     "stepwell.apps.access",
     "stepwell.apps.measurement",
+    "stepwell.apps.stepping",
     "stepwell.apps.region",
     "stepwell.web",
 ]
@@ -170,6 +171,11 @@ AXES_VERBOSE = False
 STEPWELL_INSTRUMENT_DIRS = [CONTENT_DIR / "instruments"] + [
     Path(p) for p in os.environ.get("STEPWELL_INSTRUMENT_DIRS", "").split(os.pathsep) if p
 ]
+
+# The stepped-care protocol in force (a file; see docs/protocol-format.md).
+STEPWELL_PROTOCOL_FILE = Path(
+    os.environ.get("STEPWELL_PROTOCOL_FILE", str(CONTENT_DIR / "protocols" / "default.yaml"))
+)
 
 # API bearer tokens: lifetime in hours.
 STEPWELL_TOKEN_HOURS = int(os.environ.get("STEPWELL_TOKEN_HOURS", "12"))

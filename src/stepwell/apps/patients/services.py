@@ -16,6 +16,7 @@ from stepwell.apps.core.errors import Forbidden, InvalidInput
 from stepwell.apps.network.models import Site
 from stepwell.apps.patients.models import (
     CareTeamMember,
+    DischargeReason,
     Episode,
     EpisodeStatus,
     Patient,
@@ -232,5 +233,46 @@ def episode_step_change(
         object_id=episode.pk,
         reason=reason.strip(),
         details={"from_step": from_step, "to_step": to_step, "protocol_version": protocol_version},
+    )
+    return episode
+
+
+@transaction.atomic
+def episode_discharge(
+    *, actor: User, episode_id: int, discharge_reason: str, now: datetime
+) -> Episode:
+    """Close an open episode (``discharge_reason`` one of DischargeReason); audited."""
+    if not policy_for(actor.role).may_decide_steps:
+        raise Forbidden("only clinicians discharge")
+    problems: list[FieldProblem] = []
+    if discharge_reason not in DischargeReason.values:
+        allowed = ", ".join(DischargeReason.values)
+        problems.append(
+            FieldProblem("discharge_reason", f"{discharge_reason!r} is not one of {allowed}")
+        )
+    episode = (
+        Episode.objects.select_for_update()
+        .filter(pk=episode_id, patient__in=visible_patients(actor, now=now))
+        .first()
+    )
+    if episode is None:
+        problems.append(FieldProblem("episode_id", f"episode {episode_id} does not exist"))
+    elif episode.status == EpisodeStatus.DISCHARGED:
+        problems.append(FieldProblem("episode_id", "the episode is already discharged"))
+    if problems:
+        raise InvalidInput(problems)
+    assert episode is not None
+    episode.status = EpisodeStatus.DISCHARGED
+    episode.discharge_reason = discharge_reason
+    episode.discharge_date = now.date()
+    episode.save(update_fields=["status", "discharge_reason", "discharge_date"])
+    audit_record(
+        actor=actor,
+        action="episode.discharged",
+        now=now,
+        patient_id=episode.patient_id,
+        object_type="episode",
+        object_id=episode.pk,
+        details={"discharge_reason": discharge_reason},
     )
     return episode

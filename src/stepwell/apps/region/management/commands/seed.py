@@ -18,6 +18,7 @@ from stepwell.apps.region.services import (
     database_is_empty,
     region_store,
 )
+from stepwell.apps.stepping.services import episodes_review_all
 from stepwell.domain.synthetic.assessments import assessment_histories
 from stepwell.domain.synthetic.region import generate_region
 
@@ -98,5 +99,12 @@ class Command(BaseCommand):
             f"in {seconds:.1f} s "
             f"({result.patients / seconds:,.0f} patients/s)."
         )
+        if histories:
+            # Fill the registry: every open episode reviewed under the protocol in force.
+            review = episodes_review_all(now=now)
+            self.stdout.write(
+                f"Reviewed {review.episodes} open episodes under {review.protocol}: "
+                f"{review.flags} registry flags."
+            )
         logins = ", ".join(sorted(region.demo_logins.values()))
         self.stdout.write(f"Demo log-ins (password {DEMO_PASSWORD!r}): {logins}")

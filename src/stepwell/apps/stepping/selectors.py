@@ -1,0 +1,174 @@
+"""Reads for the stepping area: the caseload registry, an episode's recommendations.
+
+Every read starts from the access selector and audits the patients it returns. The caseload
+costs a fixed number of queries whatever its size (tested).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
+
+from stepwell.apps.access.selectors import visibility_for
+from stepwell.apps.accounts.models import User
+from stepwell.apps.audit.services import audit_record_many
+from stepwell.apps.core.errors import NotFound
+from stepwell.apps.measurement.models import Assessment
+from stepwell.apps.patients.models import Episode, EpisodeStatus, StepChange
+from stepwell.apps.stepping.models import EpisodeFlag, EpisodeReview, Recommendation
+from stepwell.apps.stepping.protocols import active_protocol
+from stepwell.domain.access.policy import View
+from stepwell.domain.stepping.engine import FLAGS, Reason
+
+SORTS = {
+    "flags": ("-n_flags", "patient__family_name", "patient__given_name", "id"),
+    "name": ("patient__family_name", "patient__given_name", "id"),
+    "step": ("-current_step", "patient__family_name", "id"),
+    "weeks": ("step_since", "id"),
+    "review": (F("next_review").asc(nulls_last=True), "id"),
+}
+
+
+def reason_texts(reasons: list[dict[str, Any]], language: str) -> list[str]:
+    """Stored reasons (codes + parameters) as sentences of the protocol in force."""
+    protocol = active_protocol()
+    out = []
+    for r in reasons:
+        code = r.get("code", "")
+        if code in protocol.texts:
+            out.append(Reason(code, r.get("params", {})).text(protocol, language))
+        else:  # a code a later protocol dropped: say so rather than guess
+            out.append(code)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FlagView:
+    code: str
+    reasons: list[str]
+    protocol_version: str
+
+
+@dataclass(slots=True)
+class CaseloadRow:
+    episode: Episode
+    weeks_on_step: int
+    next_review: date | None
+    flags: list[FlagView] = field(default_factory=list)
+    scores: dict[str, tuple[int, str] | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseloadPage:
+    rows: list[CaseloadRow]
+    count: int
+    measures: tuple[str, ...]
+
+
+def _latest(code: str, field_name: str) -> Subquery:
+    return Subquery(
+        Assessment.objects.filter(patient_id=OuterRef("patient_id"), instrument=code)
+        .order_by("-taken_at", "-id")
+        .values(field_name)[:1]
+    )
+
+
+def caseload(
+    *,
+    user: User,
+    now: datetime,
+    language: str,
+    flag: str | None = None,
+    site_id: int | None = None,
+    step: int | None = None,
+    sort: str = "flags",
+    limit: int = 50,
+    offset: int = 0,
+) -> CaseloadPage:
+    """Open episodes of the patients ``user`` sees in full, with flags (reasons in
+    ``language``), latest primary scores, weeks on step and next review. Audited per
+    patient shown (``caseload.listed``)."""
+    vis = visibility_for(user, now=now)
+    if vis.policy.view is not View.FULL:
+        raise NotFound("caseload")
+    protocol = active_protocol()
+    measures = protocol.primary_measures
+    qs: QuerySet[Episode] = Episode.objects.exclude(status=EpisodeStatus.DISCHARGED).filter(
+        patient__in=vis.patients
+    )
+    if flag:
+        qs = qs.filter(Exists(EpisodeFlag.objects.filter(episode_id=OuterRef("pk"), code=flag)))
+    if site_id is not None:
+        qs = qs.filter(site_id=site_id)
+    if step is not None:
+        qs = qs.filter(current_step=step)
+    count = qs.count()
+    annotations: dict[str, Any] = {
+        "step_since": Subquery(
+            StepChange.objects.filter(episode_id=OuterRef("pk"))
+            .order_by("-changed_at", "-id")
+            .values("changed_at")[:1]
+        ),
+        "next_review": Subquery(
+            EpisodeReview.objects.filter(episode_id=OuterRef("pk")).values("next_review")[:1]
+        ),
+        "n_flags": Subquery(
+            EpisodeFlag.objects.filter(episode_id=OuterRef("pk"))
+            .values("episode_id")
+            .annotate(n=Count("id"))
+            .values("n")[:1]
+        ),
+    }
+    for k, code in enumerate(measures):
+        annotations[f"m{k}_total"] = _latest(code, "total")
+        annotations[f"m{k}_band"] = _latest(code, "band")
+    episodes = list(
+        qs.select_related("patient", "site")
+        .annotate(**annotations)
+        .order_by(*SORTS.get(sort, SORTS["flags"]))[offset : offset + limit]
+    )
+    flags: dict[int, list[FlagView]] = defaultdict(list)
+    for f in EpisodeFlag.objects.filter(episode_id__in=[e.pk for e in episodes]).order_by("code"):
+        flags[f.episode_id].append(
+            FlagView(f.code, reason_texts(f.reasons, language), f.protocol_version)
+        )
+    rows = []
+    for e in episodes:
+        since = getattr(e, "step_since", None) or e.created_at
+        scores: dict[str, tuple[int, str] | None] = {}
+        for k, code in enumerate(measures):
+            total = getattr(e, f"m{k}_total")
+            scores[code] = None if total is None else (total, getattr(e, f"m{k}_band"))
+        rows.append(
+            CaseloadRow(
+                episode=e,
+                weeks_on_step=max(0, (now - since).days // 7),
+                next_review=getattr(e, "next_review", None),
+                flags=sorted(flags[e.pk], key=lambda f: FLAGS.index(f.code)),
+                scores=scores,
+            )
+        )
+    if rows:
+        audit_record_many(
+            actor=user,
+            action="caseload.listed",
+            now=now,
+            patient_ids=[e.patient_id for e in episodes],
+            break_glass_ids=vis.break_glass_ids,
+        )
+    return CaseloadPage(rows, count, measures)
+
+
+def open_recommendations(*, user: User, episode_id: int, now: datetime) -> list[Recommendation]:
+    """An episode's open recommendations, for someone who sees the patient in full."""
+    vis = visibility_for(user, now=now)
+    if vis.policy.view is not View.FULL:
+        raise NotFound("episode")
+    episode = Episode.objects.filter(pk=episode_id, patient__in=vis.patients).first()
+    if episode is None:
+        raise NotFound("episode")
+    return list(Recommendation.objects.filter(episode_id=episode_id, status="open").order_by("id"))

@@ -1,0 +1,400 @@
+"""Reviews (the engine run over stored episodes) and step decisions.
+
+One code path reviews one episode (``episode_review``, for a clinician) or every open
+episode (``episodes_review_all``, for ``stepwell review --all``): load in bulk, evaluate with
+the pure engine, replace the episodes' open recommendations, flags and next review dates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count, Max, QuerySet
+
+from stepwell.apps.access.selectors import visible_patients
+from stepwell.apps.accounts.models import User
+from stepwell.apps.audit.services import audit_record
+from stepwell.apps.core.bulk import bulk_insert, reserve_ids
+from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
+from stepwell.apps.measurement.models import Assessment
+from stepwell.apps.measurement.registry import instruments
+from stepwell.apps.patients.models import Episode, EpisodeStatus, StepChange
+from stepwell.apps.patients.services import episode_discharge, episode_step_change
+from stepwell.apps.stepping.models import (
+    Decision,
+    EpisodeFlag,
+    EpisodeReview,
+    Recommendation,
+    RecommendationStatus,
+    StepDecision,
+)
+from stepwell.apps.stepping.protocols import active_protocol
+from stepwell.domain.access.policy import View, policy_for
+from stepwell.domain.records import FieldProblem
+from stepwell.domain.stepping.engine import EpisodeState, Measurement, Review, review
+from stepwell.domain.stepping.protocol import Protocol
+
+_CHUNK = 2000  # episodes evaluated and written per batch
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSummary:
+    episodes: int
+    recommendations: int
+    flags: int
+    protocol: str
+
+
+def _measured_instruments(protocol: Protocol) -> list[str]:
+    """Instruments the engine reads: primary and functional measures, and any with safety
+    rules (a safety signal on any of them escalates)."""
+    codes = {*protocol.primary_measures, protocol.functional_measure}
+    for step in protocol.steps.values():
+        codes.update(step.primary_measures)
+    codes.update(code for code, inst in instruments().items() if inst.safety)
+    return sorted(codes)
+
+
+def _evaluate(
+    episodes: Sequence[Episode], protocol: Protocol, now: datetime
+) -> list[tuple[Episode, Review]]:
+    """Load what the engine needs for ``episodes`` in four queries, then evaluate each."""
+    ids = [e.pk for e in episodes]
+    steps = {
+        r["episode_id"]: (r["since"], r["n"])
+        for r in StepChange.objects.filter(episode_id__in=ids)
+        .values("episode_id")
+        .annotate(since=Max("changed_at"), n=Count("id"))
+    }
+    decided = {
+        r["episode_id"]: r["last"]
+        for r in StepDecision.objects.filter(episode_id__in=ids)
+        .values("episode_id")
+        .annotate(last=Max("decided_at"))
+    }
+    by_patient: dict[int, list[Measurement]] = defaultdict(list)
+    rows = (
+        Assessment.objects.filter(
+            patient_id__in=[e.patient_id for e in episodes],
+            instrument__in=_measured_instruments(protocol),
+            taken_at__lte=now,
+        )
+        .values_list("id", "patient_id", "instrument", "taken_at", "total", "band", "safety")
+        .order_by()
+    )
+    for aid, pid, code, taken, total, band, safety in rows.iterator(chunk_size=20_000):
+        by_patient[pid].append(Measurement(aid, code, taken, total, band, tuple(safety or ())))
+    table = instruments()
+    out = []
+    for e in episodes:
+        since, changes = steps.get(e.pk, (e.created_at, 1))
+        last = decided.get(e.pk)
+        state = EpisodeState(
+            step=e.current_step,
+            step_since=since,
+            in_care_since=e.first_contact_date or e.referral_date,
+            last_review_at=last if last is not None and last >= since else None,
+            initial_step=changes <= 1 and last is None,
+        )
+        out.append((e, review(protocol, table, state, by_patient[e.patient_id], [], now)))
+    return out
+
+
+def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: datetime) -> int:
+    """Replace the episodes' open recommendations, flags and review dates. Returns flags."""
+    ids = [e.pk for e, _ in results]
+    Recommendation.objects.filter(episode_id__in=ids, status=RecommendationStatus.OPEN).update(
+        status=RecommendationStatus.SUPERSEDED
+    )
+    EpisodeFlag.objects.filter(episode_id__in=ids).delete()
+    EpisodeReview.objects.filter(episode_id__in=ids).delete()
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    recs = [(e.pk, r) for e, rv in results for r in rv.recommendations]
+    rec_ids = reserve_ids(Recommendation, len(recs))
+    bulk_insert(
+        Recommendation,
+        (
+            "id",
+            "episode_id",
+            "action",
+            "to_step",
+            "reasons",
+            "evidence",
+            "review_within_days",
+            "protocol_code",
+            "protocol_version",
+            "status",
+            "created_at",
+        ),
+        (
+            (
+                rec_ids[k],
+                episode_id,
+                r.action,
+                r.to_step,
+                dumps([x.as_dict() for x in r.reasons]),
+                dumps(list(r.evidence)),
+                r.review_within_days,
+                protocol.code,
+                r.protocol_version,
+                RecommendationStatus.OPEN.value,
+                now,
+            )
+            for k, (episode_id, r) in enumerate(recs)
+        ),
+    )
+    flags = [(e.pk, f) for e, rv in results for f in rv.flags]
+    flag_ids = reserve_ids(EpisodeFlag, len(flags))
+    bulk_insert(
+        EpisodeFlag,
+        (
+            "id",
+            "episode_id",
+            "code",
+            "reasons",
+            "evidence",
+            "protocol_code",
+            "protocol_version",
+            "raised_at",
+        ),
+        (
+            (
+                flag_ids[k],
+                episode_id,
+                f.code,
+                dumps([x.as_dict() for x in f.reasons]),
+                dumps(list(f.evidence)),
+                protocol.code,
+                protocol.version,
+                now,
+            )
+            for k, (episode_id, f) in enumerate(flags)
+        ),
+    )
+    bulk_insert(
+        EpisodeReview,
+        ("episode_id", "reviewed_at", "next_review", "protocol_code", "protocol_version"),
+        ((e.pk, now, rv.next_review, protocol.code, protocol.version) for e, rv in results),
+    )
+    return len(flags)
+
+
+def _open_episodes() -> QuerySet[Episode]:
+    return Episode.objects.exclude(status=EpisodeStatus.DISCHARGED).only(
+        "id",
+        "patient_id",
+        "current_step",
+        "first_contact_date",
+        "referral_date",
+        "created_at",
+    )
+
+
+@transaction.atomic
+def episode_review(*, actor: User, episode_id: int, now: datetime) -> list[Recommendation]:
+    """Review one open episode the actor may see in full; returns its new recommendations.
+
+    Audited (``episode.reviewed``) with the protocol version.
+    """
+    policy = policy_for(actor.role)
+    if policy.view is not View.FULL:
+        raise NotFound("episode")
+    episode = (
+        _open_episodes()
+        .filter(pk=episode_id, patient__in=visible_patients(actor, now=now))
+        .select_for_update()
+        .first()
+    )
+    if episode is None:
+        raise NotFound("episode")
+    protocol = active_protocol()
+    _store(_evaluate([episode], protocol, now), protocol, now)
+    audit_record(
+        actor=actor,
+        action="episode.reviewed",
+        now=now,
+        patient_id=episode.patient_id,
+        object_type="episode",
+        object_id=episode.pk,
+        details={"protocol": protocol.label},
+    )
+    return list(
+        Recommendation.objects.filter(episode=episode, status=RecommendationStatus.OPEN).order_by(
+            "id"
+        )
+    )
+
+
+def episodes_review_all(
+    *, now: datetime, progress: Callable[[int], None] | None = None
+) -> ReviewSummary:
+    """Re-evaluate every open episode (a scheduled job: no user, one audit event).
+
+    Works in chunks of ``_CHUNK`` episodes, each in its own transaction, so a long run holds
+    no lock for long and a crash loses at most one chunk (re-running is idempotent).
+    """
+    protocol = active_protocol()
+    ids = list(
+        Episode.objects.exclude(status=EpisodeStatus.DISCHARGED)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    recs = flags = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(_open_episodes().filter(pk__in=ids[start : start + _CHUNK]))
+        with transaction.atomic():
+            results = _evaluate(chunk, protocol, now)
+            flags += _store(results, protocol, now)
+        recs += sum(len(r.recommendations) for _, r in results)
+        if progress:
+            progress(len(chunk))
+    audit_record(
+        actor=None,
+        action="episodes.reviewed_all",
+        now=now,
+        object_type="protocol",
+        object_id=protocol.code,
+        details={"protocol": protocol.label, "episodes": len(ids), "flags": flags},
+    )
+    return ReviewSummary(len(ids), recs, flags, protocol.label)
+
+
+@transaction.atomic
+def step_decision_record(
+    *,
+    actor: User,
+    episode_id: int,
+    recommendation_id: int,
+    decision: str,
+    to_step: int | None,
+    reason: str,
+    now: datetime,
+) -> StepDecision:
+    """Accept or override an open recommendation; a change of step goes through
+    ``episode_step_change`` (step history, audit) with the recommendation's protocol version.
+
+    Accepting takes the recommendation's step (``to_step`` may repeat it); overriding needs
+    a reason and says which step the episode stays at or moves to.
+    """
+    if not policy_for(actor.role).may_decide_steps:
+        raise Forbidden("only clinicians decide steps")
+    episode = (
+        Episode.objects.select_for_update()
+        .filter(pk=episode_id, patient__in=visible_patients(actor, now=now))
+        .first()
+    )
+    if episode is None:
+        raise NotFound("episode")
+    rec = (
+        Recommendation.objects.select_for_update()
+        .filter(pk=recommendation_id, episode_id=episode.pk)
+        .first()
+    )
+    reason = reason.strip()
+    if rec is None:
+        raise InvalidInput(
+            [
+                FieldProblem(
+                    "recommendation_id",
+                    f"{recommendation_id} is not a recommendation for episode {episode_id}",
+                )
+            ]
+        )
+    target, problems = _decision_target(rec, episode.current_step, decision, to_step, reason)
+    if problems:
+        raise InvalidInput(problems)
+    protocol_version = rec.protocol_version
+    from_step = episode.current_step
+    if decision == Decision.ACCEPT and rec.action == "discharge":
+        # Below caseness at step 1, accepted: the episode ends as recovered.
+        episode_discharge(actor=actor, episode_id=episode.pk, discharge_reason="recovered", now=now)
+    elif target != from_step:
+        words = reason or _accepted_reason(rec)
+        episode_step_change(
+            actor=actor,
+            episode_id=episode.pk,
+            to_step=target,
+            reason=words,
+            now=now,
+            protocol_version=f"{rec.protocol_code} {protocol_version}",
+        )
+    rec.status = (
+        RecommendationStatus.ACCEPTED
+        if decision == Decision.ACCEPT
+        else RecommendationStatus.OVERRIDDEN
+    )
+    rec.save(update_fields=["status"])
+    made = StepDecision.objects.create(
+        episode=episode,
+        recommendation=rec,
+        decision=decision,
+        from_step=from_step,
+        to_step=target,
+        reason=reason,
+        decided_by=actor,
+        decided_at=now,
+        protocol_version=protocol_version,
+    )
+    audit_record(
+        actor=actor,
+        action="episode.step_decided",
+        now=now,
+        patient_id=episode.patient_id,
+        object_type="step_decision",
+        object_id=made.pk,
+        reason=reason,
+        details={
+            "recommendation": rec.pk,
+            "action": rec.action,
+            "decision": decision,
+            "from_step": from_step,
+            "to_step": target,
+            "protocol_version": protocol_version,
+        },
+    )
+    return made
+
+
+def _decision_target(
+    rec: Recommendation, current: int, decision: str, to_step: int | None, reason: str
+) -> tuple[int, list[FieldProblem]]:
+    """The step a decision leads to, and what is wrong with the decision, if anything."""
+    problems: list[FieldProblem] = []
+    if rec.status != RecommendationStatus.OPEN:
+        problems.append(
+            FieldProblem("recommendation_id", f"recommendation {rec.pk} is {rec.status}, not open")
+        )
+    target = current
+    if decision == Decision.ACCEPT:
+        target = rec.to_step if rec.to_step is not None else current
+        if to_step is not None and to_step != target:
+            problems.append(
+                FieldProblem(
+                    "to_step", f"accepting means step {target}; override to choose step {to_step}"
+                )
+            )
+    elif decision == Decision.OVERRIDE:
+        if not reason:
+            problems.append(FieldProblem("reason", "overriding a recommendation needs a reason"))
+        if to_step is None:
+            problems.append(FieldProblem("to_step", "say which step the episode is to be at"))
+        elif not 1 <= to_step <= 4:
+            problems.append(FieldProblem("to_step", f"{to_step} is not a step (1-4)"))
+        else:
+            target = to_step
+    else:
+        problems.append(FieldProblem("decision", f"{decision!r} is not one of accept, override"))
+    return target, problems
+
+
+def _accepted_reason(rec: Recommendation) -> str:
+    """The step history's reason for an accepted recommendation: its reasons, in English
+    (the history is a clinical record; pages render reasons in the reader's language)."""
+    from stepwell.apps.stepping.selectors import reason_texts
+
+    return "; ".join(reason_texts(rec.reasons, "en")) or rec.action
