@@ -109,3 +109,48 @@ class AssessmentForm(forms.Form):
             name = _item_field(item_id)
             if name in self.fields:
                 self.add_error(name, message)
+
+
+FLAG_LABELS = {
+    "not-improving": _("Not improving"),
+    "review-due": _("Review due"),
+    "contact-overdue": _("Contact overdue"),
+    "safety-risk": _("Safety risk"),
+    "disengaged": _("Disengaged"),
+    "no-baseline": _("No baseline"),
+}
+
+
+class RegistryFilterForm(forms.Form):
+    flag = forms.ChoiceField(
+        label=_("Flag"),
+        required=False,
+        choices=[("", _("Any flag")), *list(FLAG_LABELS.items())],
+    )
+    site = forms.ModelChoiceField(label=_("Site"), queryset=Site.objects.none(), required=False)
+    step = forms.TypedChoiceField(
+        label=_("Step"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", _("Any step"))] + [(str(s), str(s)) for s in (1, 2, 3, 4)],
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("flags", _("Most flags first")),
+            ("review", _("Next review")),
+            ("weeks", _("Longest on step")),
+            ("step", _("Highest step")),
+            ("name", _("Name")),
+        ],
+    )
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = Site.objects.filter(  # type: ignore[attr-defined]
+            memberships__user_id=user.pk
+        ).order_by("name")
+        self.fields["site"].empty_label = _("All my sites")  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stepwell.web import measurement, views
+from stepwell.web import measurement, stepping, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,13 @@ urlpatterns = [
         "patients/<int:patient_id>/progress/<str:code>/",
         measurement.progress_chart_page,
         name="progress-chart",
+    ),
+    path("registry/", stepping.registry, name="registry"),
+    path("episodes/<int:episode_id>/review/", stepping.episode_review, name="episode-review"),
+    path(
+        "episodes/<int:episode_id>/step-decisions/",
+        stepping.step_decision,
+        name="step-decision",
     ),
     path("break-glass/", views.break_glass, name="break-glass"),
 ]

@@ -21,9 +21,10 @@ from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.patients.models import Episode, EpisodeStatus, StepChange
 from stepwell.apps.stepping.models import EpisodeFlag, EpisodeReview, Recommendation
 from stepwell.apps.stepping.protocols import active_protocol
-from stepwell.domain.access.policy import View
+from stepwell.domain.access.policy import Scope, View
 from stepwell.domain.stepping.engine import FLAGS, Reason
 
+_CARE_TEAM_SCOPES = {Scope.SITES, Scope.SITES_AND_CARE_TEAM}
 SORTS = {
     "flags": ("-n_flags", "patient__family_name", "patient__given_name", "id"),
     "name": ("patient__family_name", "patient__given_name", "id"),
@@ -93,7 +94,8 @@ def caseload(
     ``language``), latest primary scores, weeks on step and next review. Audited per
     patient shown (``caseload.listed``)."""
     vis = visibility_for(user, now=now)
-    if vis.policy.view is not View.FULL:
+    # The registry is the care team's view: roles that reach patients through sites.
+    if vis.policy.view is not View.FULL or vis.policy.scope not in _CARE_TEAM_SCOPES:
         raise NotFound("caseload")
     protocol = active_protocol()
     measures = protocol.primary_measures
@@ -172,3 +174,28 @@ def open_recommendations(*, user: User, episode_id: int, now: datetime) -> list[
     if episode is None:
         raise NotFound("episode")
     return list(Recommendation.objects.filter(episode_id=episode_id, status="open").order_by("id"))
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationView:
+    recommendation: Recommendation
+    reasons: list[str]
+
+
+def patient_recommendations(
+    *, user: User, patient_id: int, now: datetime, language: str
+) -> dict[int, list[RecommendationView]]:
+    """Open recommendations per open episode of a patient seen in full (part of the
+    patient page, whose read is audited there); reasons in ``language``."""
+    vis = visibility_for(user, now=now)
+    if vis.policy.view is not View.FULL:
+        return {}
+    recs = Recommendation.objects.filter(
+        episode__patient_id=patient_id,
+        episode__patient__in=vis.patients,
+        status="open",
+    ).order_by("episode_id", "id")
+    out: dict[int, list[RecommendationView]] = defaultdict(list)
+    for r in recs:
+        out[r.episode_id].append(RecommendationView(r, reason_texts(r.reasons, language)))
+    return dict(out)

@@ -1,0 +1,123 @@
+"""Stepped-care pages: the registry (the care team's daily view), an episode's
+recommendations with accept/override."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
+from stepwell.apps.stepping import selectors, services
+from stepwell.apps.stepping.protocols import active_protocol, protocol_error
+from stepwell.web.forms import FLAG_LABELS, RegistryFilterForm
+from stepwell.web.views import current_user
+
+PAGE_SIZE = 50
+
+
+def _language() -> str:
+    language = (get_language() or "en")[:2]
+    return language if language in ("en", "es") else "en"
+
+
+@login_required
+@require_GET
+def registry(request: HttpRequest) -> HttpResponse:
+    """Who needs what, and why: open episodes with flags, scores, weeks on step, review."""
+    user = current_user(request)
+    form = RegistryFilterForm(request.GET or None, user=user)
+    filters = form.cleaned_data if form.is_valid() else {}
+    page_no = filters.get("page") or 1
+    site = filters.get("site")
+    try:
+        page = selectors.caseload(
+            user=user,
+            now=timezone.now(),
+            language=_language(),
+            flag=filters.get("flag") or None,
+            site_id=site.pk if site is not None else None,
+            step=filters.get("step"),
+            sort=filters.get("sort") or "flags",
+            limit=PAGE_SIZE,
+            offset=(page_no - 1) * PAGE_SIZE,
+        )
+    except NotFound:
+        raise Http404 from None
+    last_page = max(1, -(-page.count // PAGE_SIZE))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context: dict[str, Any] = {
+        "form": form,
+        "page": page,
+        "flag_labels": FLAG_LABELS,
+        "protocol": active_protocol(),
+        "protocol_error": protocol_error(),
+        "page_no": page_no,
+        "last_page": last_page,
+        "prev_page": page_no - 1 if page_no > 1 else None,
+        "next_page": page_no + 1 if page_no < last_page else None,
+        "query": query.urlencode(),
+    }
+    htmx = bool(getattr(request, "htmx", False))
+    template = "web/stepping/_registry_table.html" if htmx else "web/stepping/registry.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def episode_review(request: HttpRequest, episode_id: int) -> HttpResponse:
+    """Run the protocol on one episode now, then show its recommendations."""
+    user = current_user(request)
+    try:
+        recs = services.episode_review(actor=user, episode_id=episode_id, now=timezone.now())
+    except NotFound:
+        raise Http404 from None
+    patient_id = recs[0].episode.patient_id if recs else None
+    if patient_id is None:
+        raise Http404
+    return redirect(f"/patients/{patient_id}/#recommendations")
+
+
+@login_required
+@require_POST
+def step_decision(request: HttpRequest, episode_id: int) -> HttpResponse:
+    """Accept or override one recommendation from the patient page."""
+    user = current_user(request)
+    decision = request.POST.get("decision", "")
+    # The override's step chooser is in the same form; accepting takes the recommended step.
+    raw_step = request.POST.get("to_step", "").strip() if decision != "accept" else ""
+    try:
+        rec_id = int(request.POST.get("recommendation_id", ""))
+        to_step = int(raw_step) if raw_step else None
+    except ValueError:
+        messages.error(request, _("The form was incomplete; nothing was changed."))
+        return redirect(request.META.get("HTTP_REFERER") or "/")
+    try:
+        made = services.step_decision_record(
+            actor=user,
+            episode_id=episode_id,
+            recommendation_id=rec_id,
+            decision=decision,
+            to_step=to_step,
+            reason=request.POST.get("reason", ""),
+            now=timezone.now(),
+        )
+    except (NotFound, Forbidden):
+        raise Http404 from None
+    except InvalidInput as exc:
+        for problem in exc.problems:
+            messages.error(request, f"{problem.field}: {problem.message}")
+        return redirect(request.META.get("HTTP_REFERER") or "/")
+    if made.decision == "accept":
+        messages.success(request, _("Recommendation accepted; the step history records it."))
+    else:
+        messages.success(request, _("Recommendation overridden; your reason is recorded."))
+    return redirect(f"/patients/{made.episode.patient_id}/#recommendations")
