@@ -46,4 +46,9 @@ def database_from_url(url: str, *, default_sqlite: Path, conn_max_age: int = 0) 
         if not config.get("NAME"):
             raise ImproperlyConfigured("DATABASE_URL: a PostgreSQL URL needs a database name")
         config["CONN_HEALTH_CHECKS"] = True
+        # JIT compilation pays off for long analytic scans, not for Stepwell's short
+        # queries: the access filter's subqueries inflate cost estimates, and JIT then spent
+        # over a second compiling a caseload query that runs in 80 ms (bench/README.md).
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = (options.get("options", "") + " -c jit=off").strip()
     return config

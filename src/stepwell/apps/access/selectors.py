@@ -33,19 +33,21 @@ def _scope_filter(user: User, policy: RolePolicy) -> Q | None:
         case Scope.OWN_RECORD:
             return Q(user_id=user.pk)
         case Scope.SITES | Scope.SITES_AND_CARE_TEAM:
+            # One id list as a UNION of indexed lookups, not an OR of conditions: an OR makes
+            # the database test every patient row, so the cost would grow with the whole
+            # region instead of with the user's own caseload.
             site_ids = SiteMembership.objects.filter(user_id=user.pk).values("site_id")
-            q = Q(site_id__in=site_ids) | Q(
-                Exists(Episode.objects.filter(patient_id=OuterRef("pk"), site_id__in=site_ids))
-            )
+            # (order_by() clears model orderings: a UNION's parts may not be ordered.)
+            registered = Patient.objects.filter(site_id__in=site_ids).values("id").order_by()
+            treated = Episode.objects.filter(site_id__in=site_ids).values("patient_id").order_by()
             if policy.scope is Scope.SITES_AND_CARE_TEAM:
-                q |= Q(
-                    Exists(
-                        CareTeamMember.objects.filter(
-                            episode__patient_id=OuterRef("pk"), user_id=user.pk
-                        )
-                    )
+                on_team = (
+                    CareTeamMember.objects.filter(user_id=user.pk)
+                    .values("episode__patient_id")
+                    .order_by()
                 )
-            return q
+                return Q(pk__in=registered.union(treated, on_team))
+            return Q(pk__in=registered.union(treated))
         case Scope.MATCHED:
             return Q(
                 Exists(

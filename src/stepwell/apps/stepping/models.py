@@ -69,6 +69,8 @@ class EpisodeReview(models.Model):
     )
     reviewed_at = models.DateTimeField()
     next_review = models.DateField()
+    # Kept here so the registry sorts without a per-row subquery.
+    flag_count = models.PositiveSmallIntegerField(default=0)
     protocol_code = models.CharField(max_length=64)
     protocol_version = models.CharField(max_length=32)
 

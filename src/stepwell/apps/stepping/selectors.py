@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from stepwell.apps.access.selectors import visibility_for
 from stepwell.apps.accounts.models import User
@@ -23,20 +24,29 @@ from stepwell.apps.stepping.models import EpisodeFlag, EpisodeReview, Recommenda
 from stepwell.apps.stepping.protocols import active_protocol
 from stepwell.domain.access.policy import Scope, View
 from stepwell.domain.stepping.engine import FLAGS, Reason
+from stepwell.domain.stepping.protocol import Protocol
 
 _CARE_TEAM_SCOPES = {Scope.SITES, Scope.SITES_AND_CARE_TEAM}
 SORTS = {
-    "flags": ("-n_flags", "patient__family_name", "patient__given_name", "id"),
+    "flags": (
+        F("review__flag_count").desc(nulls_last=True),
+        "patient__family_name",
+        "patient__given_name",
+        "id",
+    ),
     "name": ("patient__family_name", "patient__given_name", "id"),
     "step": ("-current_step", "patient__family_name", "id"),
     "weeks": ("step_since", "id"),
-    "review": (F("next_review").asc(nulls_last=True), "id"),
+    "review": (F("review__next_review").asc(nulls_last=True), "id"),
 }
 
 
-def reason_texts(reasons: list[dict[str, Any]], language: str) -> list[str]:
-    """Stored reasons (codes + parameters) as sentences of the protocol in force."""
-    protocol = active_protocol()
+def reason_texts(
+    reasons: list[dict[str, Any]], language: str, protocol: Protocol | None = None
+) -> list[str]:
+    """Stored reasons (codes + parameters) as sentences of ``protocol`` (default: the one
+    in force; codes are stable across versions, sentences may be reworded)."""
+    protocol = protocol or active_protocol()
     out = []
     for r in reasons:
         code = r.get("code", "")
@@ -70,12 +80,23 @@ class CaseloadPage:
     measures: tuple[str, ...]
 
 
-def _latest(code: str, field_name: str) -> Subquery:
-    return Subquery(
-        Assessment.objects.filter(patient_id=OuterRef("patient_id"), instrument=code)
-        .order_by("-taken_at", "-id")
-        .values(field_name)[:1]
+def _latest_scores(
+    patient_ids: list[int], measures: tuple[str, ...]
+) -> dict[tuple[int, str], tuple[int, str]]:
+    """(patient, instrument) → (total, band) of the latest assessment, in one query."""
+    ranked = (
+        Assessment.objects.filter(patient_id__in=patient_ids, instrument__in=measures)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("patient_id"), F("instrument")],
+                order_by=[F("taken_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .values_list("patient_id", "instrument", "total", "band")
     )
+    return {(p, code): (total, band) for p, code, total, band in ranked}
 
 
 def caseload(
@@ -108,48 +129,35 @@ def caseload(
         qs = qs.filter(site_id=site_id)
     if step is not None:
         qs = qs.filter(current_step=step)
-    count = qs.count()
-    annotations: dict[str, Any] = {
-        "step_since": Subquery(
-            StepChange.objects.filter(episode_id=OuterRef("pk"))
-            .order_by("-changed_at", "-id")
-            .values("changed_at")[:1]
-        ),
-        "next_review": Subquery(
-            EpisodeReview.objects.filter(episode_id=OuterRef("pk")).values("next_review")[:1]
-        ),
-        "n_flags": Subquery(
-            EpisodeFlag.objects.filter(episode_id=OuterRef("pk"))
-            .values("episode_id")
-            .annotate(n=Count("id"))
-            .values("n")[:1]
-        ),
-    }
-    for k, code in enumerate(measures):
-        annotations[f"m{k}_total"] = _latest(code, "total")
-        annotations[f"m{k}_band"] = _latest(code, "band")
     episodes = list(
-        qs.select_related("patient", "site")
-        .annotate(**annotations)
+        qs.select_related("patient", "site", "review")
+        .annotate(
+            # The total rides on every row: one query instead of a separate COUNT.
+            total_rows=Window(Count("id")),
+            step_since=Subquery(
+                StepChange.objects.filter(episode_id=OuterRef("pk"))
+                .order_by("-changed_at", "-id")
+                .values("changed_at")[:1]
+            ),
+        )
         .order_by(*SORTS.get(sort, SORTS["flags"]))[offset : offset + limit]
     )
+    count = episodes[0].total_rows if episodes else (qs.count() if offset else 0)
+    latest = _latest_scores([e.patient_id for e in episodes], measures)
     flags: dict[int, list[FlagView]] = defaultdict(list)
     for f in EpisodeFlag.objects.filter(episode_id__in=[e.pk for e in episodes]).order_by("code"):
         flags[f.episode_id].append(
-            FlagView(f.code, reason_texts(f.reasons, language), f.protocol_version)
+            FlagView(f.code, reason_texts(f.reasons, language, protocol), f.protocol_version)
         )
     rows = []
     for e in episodes:
         since = getattr(e, "step_since", None) or e.created_at
-        scores: dict[str, tuple[int, str] | None] = {}
-        for k, code in enumerate(measures):
-            total = getattr(e, f"m{k}_total")
-            scores[code] = None if total is None else (total, getattr(e, f"m{k}_band"))
+        scores = {code: latest.get((e.patient_id, code)) for code in measures}
         rows.append(
             CaseloadRow(
                 episode=e,
                 weeks_on_step=max(0, (now - since).days // 7),
-                next_review=getattr(e, "next_review", None),
+                next_review=_next_review(e),
                 flags=sorted(flags[e.pk], key=lambda f: FLAGS.index(f.code)),
                 scores=scores,
             )
@@ -163,6 +171,13 @@ def caseload(
             break_glass_ids=vis.break_glass_ids,
         )
     return CaseloadPage(rows, count, measures)
+
+
+def _next_review(episode: Episode) -> date | None:
+    try:
+        return episode.review.next_review
+    except EpisodeReview.DoesNotExist:
+        return None
 
 
 def open_recommendations(*, user: User, episode_id: int, now: datetime) -> list[Recommendation]:

@@ -178,8 +178,18 @@ def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: d
     )
     bulk_insert(
         EpisodeReview,
-        ("episode_id", "reviewed_at", "next_review", "protocol_code", "protocol_version"),
-        ((e.pk, now, rv.next_review, protocol.code, protocol.version) for e, rv in results),
+        (
+            "episode_id",
+            "reviewed_at",
+            "next_review",
+            "flag_count",
+            "protocol_code",
+            "protocol_version",
+        ),
+        (
+            (e.pk, now, rv.next_review, len(rv.flags), protocol.code, protocol.version)
+            for e, rv in results
+        ),
     )
     return len(flags)
 
