@@ -3,6 +3,7 @@ recommendations with accept/override."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -12,11 +13,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
-from stepwell.apps.stepping import selectors, services
+from stepwell.apps.patients.selectors import sites_for
+from stepwell.apps.stepping import conferences, selectors, services
 from stepwell.apps.stepping.protocols import active_protocol, protocol_error
+from stepwell.domain.access.policy import policy_for
 from stepwell.web.forms import FLAG_LABELS, RegistryFilterForm
 from stepwell.web.views import current_user
 
@@ -121,3 +124,132 @@ def step_decision(request: HttpRequest, episode_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Recommendation overridden; your reason is recorded."))
     return redirect(f"/patients/{made.episode.patient_id}/#recommendations")
+
+
+# --- case conferences ------------------------------------------------------------------------
+
+
+def _reason_lines(reasons: list[dict[str, object]]) -> list[str]:
+    return selectors.reason_texts(reasons, _language())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def conference_list(request: HttpRequest) -> HttpResponse:
+    """Patients needing multidisciplinary review, planning a conference, past conferences."""
+    user = current_user(request)
+    now = timezone.now()
+    try:
+        candidates = conferences.conference_candidates(user=user, now=now)
+        planned = conferences.conferences_for(user=user)
+    except NotFound:
+        raise Http404 from None
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            when = datetime.fromisoformat(request.POST.get("scheduled_for", ""))
+            site_id = int(request.POST.get("site_id", ""))
+            rec_ids = [int(x) for x in request.POST.getlist("recommendation_ids")]
+        except ValueError:
+            errors.append(_("Choose a site and a date and time."))
+        else:
+            if timezone.is_naive(when):
+                when = timezone.make_aware(when)
+            try:
+                made = conferences.case_conference_plan(
+                    actor=user,
+                    site_id=site_id,
+                    title=request.POST.get("title", ""),
+                    scheduled_for=when,
+                    recommendation_ids=rec_ids,
+                    now=now,
+                )
+            except Forbidden:
+                raise Http404 from None
+            except InvalidInput as exc:
+                errors.extend(f"{p.field}: {p.message}" for p in exc.problems)
+            else:
+                messages.success(request, _("Case conference planned."))
+                return redirect("conference-detail", conference_id=made.pk)
+    return render(
+        request,
+        "web/stepping/conferences.html",
+        {
+            "candidates": [(r, _reason_lines(r.reasons)) for r in candidates],
+            "conferences": planned,
+            "sites": sites_for(user),
+            "errors": errors,
+            "may_plan": user.role in {"clinician", "coordinator"},
+            "default_when": timezone.localtime(now).strftime("%Y-%m-%dT%H:00"),
+        },
+    )
+
+
+@login_required
+@require_GET
+def conference_detail(request: HttpRequest, conference_id: int) -> HttpResponse:
+    user = current_user(request)
+    try:
+        view = conferences.conference_detail(
+            user=user, conference_id=conference_id, now=timezone.now()
+        )
+    except NotFound:
+        raise Http404 from None
+    return render(
+        request,
+        "web/stepping/conference_detail.html",
+        {
+            "conference": view.conference,
+            "items": [(i, _reason_lines(i.question)) for i in view.items],
+            "staff": conferences.conference_staff(view.conference),
+            "attending": {u.pk for u in view.conference.attendees.all()},
+            "may_plan": user.role in {"clinician", "coordinator"},
+            "may_decide": policy_for(user.role).may_decide_steps,
+        },
+    )
+
+
+@login_required
+@require_POST
+def conference_attendance(request: HttpRequest, conference_id: int) -> HttpResponse:
+    user = current_user(request)
+    try:
+        conferences.case_conference_attendance(
+            actor=user,
+            conference_id=conference_id,
+            attendee_ids=[int(x) for x in request.POST.getlist("attendee_ids") if x.isdigit()],
+            other_attendees=request.POST.get("other_attendees", ""),
+            now=timezone.now(),
+        )
+    except (NotFound, Forbidden):
+        raise Http404 from None
+    except InvalidInput as exc:
+        for p in exc.problems:
+            messages.error(request, f"{p.field}: {p.message}")
+    else:
+        messages.success(request, _("Attendance recorded."))
+    return redirect("conference-detail", conference_id=conference_id)
+
+
+@login_required
+@require_POST
+def conference_item(request: HttpRequest, conference_id: int, item_id: int) -> HttpResponse:
+    user = current_user(request)
+    raw = request.POST.get("next_step", "").strip()
+    try:
+        conferences.conference_item_record(
+            actor=user,
+            item_id=item_id,
+            outcome=request.POST.get("outcome", ""),
+            actions=request.POST.get("actions", ""),
+            next_step=int(raw) if raw.isdigit() else None,
+            now=timezone.now(),
+        )
+    except (NotFound, Forbidden):
+        raise Http404 from None
+    except InvalidInput as exc:
+        for p in exc.problems:
+            messages.error(request, f"{p.field}: {p.message}")
+    else:
+        messages.success(request, _("Decision recorded; it is part of the patient's record."))
+    return redirect("conference-detail", conference_id=conference_id)

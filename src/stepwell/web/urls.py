@@ -23,5 +23,21 @@ urlpatterns = [
         stepping.step_decision,
         name="step-decision",
     ),
+    path("conferences/", stepping.conference_list, name="conferences"),
+    path(
+        "conferences/<int:conference_id>/",
+        stepping.conference_detail,
+        name="conference-detail",
+    ),
+    path(
+        "conferences/<int:conference_id>/attendance/",
+        stepping.conference_attendance,
+        name="conference-attendance",
+    ),
+    path(
+        "conferences/<int:conference_id>/items/<int:item_id>/",
+        stepping.conference_item,
+        name="conference-item",
+    ),
     path("break-glass/", views.break_glass, name="break-glass"),
 ]

@@ -30,6 +30,7 @@ from stepwell.apps.network.models import Site
 from stepwell.apps.patients import selectors
 from stepwell.apps.patients.models import Patient
 from stepwell.apps.peers.selectors import peers_supervised_by
+from stepwell.apps.stepping.conferences import conference_outcomes_for_patient
 from stepwell.apps.stepping.selectors import patient_recommendations
 from stepwell.domain.access.policy import Role, Scope, View, policy_for
 from stepwell.domain.metrics.suppression import suppress
@@ -181,6 +182,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
                 user=user, patient_id=patient_id, now=now, language=(get_language() or "en")[:2]
             ),
             "may_decide": policy_for(user.role).may_decide_steps,
+            "conference_outcomes": conference_outcomes_for_patient(
+                user=user, patient_id=patient_id, now=now
+            ),
         }
     return render(request, "web/patient_detail.html", context)
 

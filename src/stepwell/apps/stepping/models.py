@@ -107,3 +107,61 @@ class StepDecision(models.Model):
 
     def __str__(self) -> str:
         return f"decision {self.pk}"
+
+
+class ConferenceStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    HELD = "held", _("Held")
+
+
+class CaseConference(models.Model):
+    """A multidisciplinary case conference: when, where, who attended, and its agenda."""
+
+    site = models.ForeignKey("network.Site", on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=ConferenceStatus.choices, default=ConferenceStatus.PLANNED
+    )
+    attendees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    other_attendees = models.CharField(max_length=500, blank=True)  # e.g. a visiting specialist
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "scheduled_for"])]
+
+    def __str__(self) -> str:
+        return f"case conference {self.pk}"
+
+
+class ConferenceItem(models.Model):
+    """One patient on a conference's agenda, and what the conference decided."""
+
+    conference = models.ForeignKey(CaseConference, on_delete=models.CASCADE, related_name="items")
+    episode = models.ForeignKey(
+        "patients.Episode", on_delete=models.PROTECT, related_name="conference_items"
+    )
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    position = models.PositiveSmallIntegerField()
+    question = models.JSONField(default=list)  # reasons (codes + parameters) that brought it
+    outcome = models.TextField(blank=True)
+    actions = models.TextField(blank=True)
+    next_step = models.PositiveSmallIntegerField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["conference", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["conference", "episode"], name="one_item_per_episode")
+        ]
+
+    def __str__(self) -> str:
+        return f"conference item {self.pk}"

@@ -78,17 +78,24 @@ def _evaluate(
         .annotate(last=Max("decided_at"))
     }
     by_patient: dict[int, list[Measurement]] = defaultdict(list)
-    rows = (
-        Assessment.objects.filter(
-            patient_id__in=[e.patient_id for e in episodes],
-            instrument__in=_measured_instruments(protocol),
-            taken_at__lte=now,
+    patients = [e.patient_id for e in episodes]
+    codes = _measured_instruments(protocol)
+    # Safety signals are rare: read them apart, so the bulk read decodes no JSON.
+    signals = {
+        aid: tuple(safety)
+        for aid, safety in Assessment.objects.filter(
+            patient_id__in=patients, instrument__in=codes, taken_at__lte=now
         )
-        .values_list("id", "patient_id", "instrument", "taken_at", "total", "band", "safety")
+        .exclude(safety=[])
+        .values_list("id", "safety")
+    }
+    rows = (
+        Assessment.objects.filter(patient_id__in=patients, instrument__in=codes, taken_at__lte=now)
+        .values_list("id", "patient_id", "instrument", "taken_at", "total", "band")
         .order_by()
     )
-    for aid, pid, code, taken, total, band, safety in rows.iterator(chunk_size=20_000):
-        by_patient[pid].append(Measurement(aid, code, taken, total, band, tuple(safety or ())))
+    for aid, pid, code, taken, total, band in rows.iterator(chunk_size=20_000):
+        by_patient[pid].append(Measurement(aid, code, taken, total, band, signals.get(aid, ())))
     table = instruments()
     out = []
     for e in episodes:
