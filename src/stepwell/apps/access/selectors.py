@@ -36,7 +36,11 @@ def _scope_filter(user: User, policy: RolePolicy) -> Q | None:
             # One id list as a UNION of indexed lookups, not an OR of conditions: an OR makes
             # the database test every patient row, so the cost would grow with the whole
             # region instead of with the user's own caseload.
-            site_ids = SiteMembership.objects.filter(user_id=user.pk).values("site_id")
+            # The user's few site ids as values, not a subquery: the planner then sees how
+            # many patients those sites hold and picks index lookups for a small caseload.
+            site_ids = list(
+                SiteMembership.objects.filter(user_id=user.pk).values_list("site_id", flat=True)
+            )
             # (order_by() clears model orderings: a UNION's parts may not be ordered.)
             registered = Patient.objects.filter(site_id__in=site_ids).values("id").order_by()
             treated = Episode.objects.filter(site_id__in=site_ids).values("patient_id").order_by()

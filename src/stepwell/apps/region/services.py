@@ -13,6 +13,7 @@ from django.db import transaction
 from stepwell.apps.accounts.models import SiteMembership, User
 from stepwell.apps.audit.services import audit_record
 from stepwell.apps.core.bulk import (
+    analyze,
     bulk_insert,
     constraints_deferred_to_end,
     reserve_ids,
@@ -277,6 +278,7 @@ def region_store(
         )
         _store_assessments(assessments, region, patient_ids, episode_ids, user_ids, now)
     reset_sequences(bulk_models)
+    analyze([*bulk_models, Site, User, SiteMembership])
     tick(n - 2 * (n // 3))
     result = SeedResult(
         len(sites),

@@ -19,7 +19,7 @@ from django.db.models import Count, Max, QuerySet
 from stepwell.apps.access.selectors import visible_patients
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.services import audit_record
-from stepwell.apps.core.bulk import bulk_insert, reserve_ids
+from stepwell.apps.core.bulk import analyze, bulk_insert, reserve_ids
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
 from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.measurement.registry import instruments
@@ -270,6 +270,7 @@ def episodes_review_all(
         recs += sum(len(r.recommendations) for _, r in results)
         if progress:
             progress(len(chunk))
+    analyze([Recommendation, EpisodeFlag, EpisodeReview])
     audit_record(
         actor=None,
         action="episodes.reviewed_all",
