@@ -8,6 +8,7 @@ set, and the child prints one JSON line prefixed with its marker, collected here
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -128,3 +129,42 @@ def on_postgres(
             return measure(bench_url)
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_output: Path) -> None:
+    """``--postgres``, ``--output`` and the hidden ``--child`` every benchmark takes."""
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES),
+        help="URL of a PostgreSQL server; its database name is ignored, "
+        f"{BENCH_DATABASE!r} is created and dropped",
+    )
+    parser.add_argument("--output", type=Path, default=default_output, help="JSON result file")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+
+
+def child_result(marker: str, result: dict[str, Any]) -> int:
+    """In a child: print the one result line the parent collects."""
+    print(marker + json.dumps(result), flush=True)
+    return 0
+
+
+def on_both(
+    script: Path, child_args: Sequence[str], marker: str, postgres_url: str, name: str
+) -> dict[str, dict[str, Any]]:
+    """Run ``script`` as a child on PostgreSQL, then on SQLite (PostgreSQL first: under
+    CI=true an unreachable server fails before SQLite's minutes). Raises BenchError."""
+
+    def measure(url: str) -> dict[str, Any]:
+        return run_child(script, child_args, url, marker)
+
+    postgres = on_postgres(postgres_url, measure, name=name)
+    return {"sqlite": on_sqlite(measure), "postgresql": postgres}
+
+
+def write_report(data: dict[str, Any], output: Path, summary: str) -> int:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(data, indent=2) + "\n")
+    print(summary)
+    print(f"Wrote {output}")
+    return 0

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import socket
 import statistics
@@ -33,14 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    BENCH_DATABASE,
-    DEFAULT_POSTGRES,
     BenchError,
+    add_common_arguments,
+    child_result,
     database_version,
     machine,
-    on_postgres,
-    on_sqlite,
-    run_child,
+    on_both,
+    write_report,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -286,14 +284,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--patients", type=int, default=100_000, help="open episodes")
     parser.add_argument("--seconds", type=float, default=10.0, help="load time per endpoint")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES),
-        help="URL of a PostgreSQL server; its database name is ignored, "
-        f"{BENCH_DATABASE!r} is created and dropped",
-    )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    add_common_arguments(parser, DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     if args.patients < 1:
         parser.error(f"--patients: {args.patients} is not a positive number")
@@ -305,27 +296,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        result = child_main(args.patients, args.seconds)
-        print(RESULT_MARKER + json.dumps(result), flush=True)
-        return 0
+        return child_result(RESULT_MARKER, child_main(args.patients, args.seconds))
     script = Path(__file__).resolve()
     child_args = ["--patients", str(args.patients), "--seconds", str(args.seconds)]
-
-    def measure(url: str) -> dict[str, Any]:
-        return run_child(script, child_args, url, RESULT_MARKER)
-
     try:
-        postgres = on_postgres(args.postgres, measure, name="review_bench")
-        results = {"sqlite": on_sqlite(measure), "postgresql": postgres}
+        results = on_both(script, child_args, RESULT_MARKER, args.postgres, "review_bench")
     except BenchError as exc:
         print(f"review_bench: {exc}", file=sys.stderr)
         return 1
     data = report(args, results)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(data, indent=2) + "\n")
-    print(summary(data))
-    print(f"Wrote {args.output}")
-    return 0
+    return write_report(data, args.output, summary(data))
 
 
 if __name__ == "__main__":

@@ -34,14 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    BENCH_DATABASE,
-    DEFAULT_POSTGRES,
     BenchError,
+    add_common_arguments,
+    child_result,
     database_version,
     machine,
-    on_postgres,
-    on_sqlite,
-    run_child,
+    on_both,
+    write_report,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -255,14 +254,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-instrument", type=int, default=25_000, help="answer sets each")
     parser.add_argument("--api-requests", type=int, default=2_000, help="requests per endpoint")
     parser.add_argument("--repeats", type=int, default=5, help="domain passes (best is kept)")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES),
-        help="URL of a PostgreSQL server; its database name is ignored, "
-        f"{BENCH_DATABASE!r} is created and dropped",
-    )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    add_common_arguments(parser, DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     for name in ("per_instrument", "api_requests", "repeats"):
         if getattr(args, name) < 1:
@@ -275,9 +267,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        result = child_main(args.per_instrument, args.api_requests, args.repeats)
-        print(RESULT_MARKER + json.dumps(result), flush=True)
-        return 0
+        return child_result(
+            RESULT_MARKER, child_main(args.per_instrument, args.api_requests, args.repeats)
+        )
     script = Path(__file__).resolve()
     child_args = [
         "--per-instrument",
@@ -287,22 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats",
         str(args.repeats),
     ]
-
-    def measure(url: str) -> dict[str, Any]:
-        return run_child(script, child_args, url, RESULT_MARKER)
-
     try:
-        postgres = on_postgres(args.postgres, measure, name="scoring_bench")
-        results = {"sqlite": on_sqlite(measure), "postgresql": postgres}
+        results = on_both(script, child_args, RESULT_MARKER, args.postgres, "scoring_bench")
     except BenchError as exc:
         print(f"scoring_bench: {exc}", file=sys.stderr)
         return 1
     data = report(args, results)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(data, indent=2) + "\n")
-    print(summary(data))
-    print(f"Wrote {args.output}")
-    return 0
+    return write_report(data, args.output, summary(data))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ unless ``CI=true``, where that is an error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -39,14 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    BENCH_DATABASE,
-    DEFAULT_POSTGRES,
     BenchError,
+    add_common_arguments,
+    child_result,
     database_version,
     machine,
-    on_postgres,
-    on_sqlite,
-    run_child,
+    on_both,
+    write_report,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -109,20 +107,6 @@ def child_main(patients: int) -> dict[str, Any]:
 # --- parent: databases, children, report ----------------------------------------------------
 
 
-def measure(database_url: str, patients: int) -> dict[str, Any]:
-    """Run this script as a child against ``database_url`` and return its result."""
-    script = Path(__file__).resolve()
-    return run_child(script, ["--patients", str(patients)], database_url, RESULT_MARKER)
-
-
-def bench_sqlite(patients: int) -> dict[str, Any]:
-    return on_sqlite(lambda url: measure(url, patients))
-
-
-def bench_postgres(server_url: str, patients: int) -> dict[str, Any]:
-    return on_postgres(server_url, lambda url: measure(url, patients), name="seed_bench")
-
-
 def report(patients: int, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     postgres = results["postgresql"]
     rate = postgres.get("store_patients_per_second")
@@ -166,14 +150,7 @@ def summary(data: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--patients", type=int, default=100_000, help="patients to seed")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES),
-        help="URL of a PostgreSQL server; its database name is ignored, "
-        f"{BENCH_DATABASE!r} is created and dropped",
-    )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    add_common_arguments(parser, DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     if args.patients < 1:
         parser.error(f"--patients: {args.patients} is not a positive number")
@@ -183,22 +160,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        result = child_main(args.patients)
-        print(RESULT_MARKER + json.dumps(result), flush=True)
-        return 0
+        return child_result(RESULT_MARKER, child_main(args.patients))
+    script = Path(__file__).resolve()
     try:
-        # PostgreSQL first: under CI=true an unreachable server fails before SQLite's minutes.
-        postgres = bench_postgres(args.postgres, args.patients)
-        results = {"sqlite": bench_sqlite(args.patients), "postgresql": postgres}
+        results = on_both(
+            script, ["--patients", str(args.patients)], RESULT_MARKER, args.postgres, "seed_bench"
+        )
     except BenchError as exc:
         print(f"seed_bench: {exc}", file=sys.stderr)
         return 1
     data = report(args.patients, results)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(data, indent=2) + "\n")
-    print(summary(data))
-    print(f"Wrote {args.output}")
-    return 0
+    return write_report(data, args.output, summary(data))
 
 
 if __name__ == "__main__":

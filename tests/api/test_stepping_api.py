@@ -69,6 +69,13 @@ def _not_improving(network: Network) -> tuple[Episode, list[int]]:
     return episode, ids
 
 
+def _first_recommendation(client: Client, h: dict[str, str], episode: Episode) -> dict[str, Any]:
+    response = client.post(f"/api/v1/episodes/{episode.pk}/review", headers=h)
+    assert response.status_code == 200, response.content
+    first: dict[str, Any] = response.json()["recommendations"][0]
+    return first
+
+
 def test_review_recommends_with_reasons_in_words(network: Network) -> None:
     episode, ids = _not_improving(network)
     client = Client()
@@ -100,9 +107,7 @@ def test_accepting_changes_the_step_with_the_protocol_version(network: Network) 
     episode, _ = _not_improving(network)
     client = Client()
     h = _auth(client, network)
-    rec = client.post(f"/api/v1/episodes/{episode.pk}/review", headers=h).json()["recommendations"][
-        0
-    ]
+    rec = _first_recommendation(client, h, episode)
     response = client.post(
         f"/api/v1/episodes/{episode.pk}/step-decisions",
         {"recommendation_id": rec["id"], "decision": "accept"},
@@ -134,9 +139,7 @@ def test_override_without_a_reason_is_refused_and_nothing_changes(network: Netwo
     episode, _ = _not_improving(network)
     client = Client()
     h = _auth(client, network)
-    rec = client.post(f"/api/v1/episodes/{episode.pk}/review", headers=h).json()["recommendations"][
-        0
-    ]
+    rec = _first_recommendation(client, h, episode)
     url = f"/api/v1/episodes/{episode.pk}/step-decisions"
     bad = client.post(
         url,
@@ -184,9 +187,7 @@ def test_bad_decisions_name_the_field(
     episode, _ = _not_improving(network)
     client = Client()
     h = _auth(client, network)
-    rec = client.post(f"/api/v1/episodes/{episode.pk}/review", headers=h).json()["recommendations"][
-        0
-    ]
+    rec = _first_recommendation(client, h, episode)
     response = client.post(
         f"/api/v1/episodes/{episode.pk}/step-decisions",
         {"recommendation_id": rec["id"], **body},
@@ -204,9 +205,7 @@ def test_a_recommendation_of_another_episode_is_refused(network: Network) -> Non
     other = _episode(network, "a2")
     client = Client()
     h = _auth(client, network)
-    rec = client.post(f"/api/v1/episodes/{episode.pk}/review", headers=h).json()["recommendations"][
-        0
-    ]
+    rec = _first_recommendation(client, h, episode)
     response = client.post(
         f"/api/v1/episodes/{other.pk}/step-decisions",
         {"recommendation_id": rec["id"], "decision": "accept"},
@@ -221,9 +220,7 @@ def test_a_recommendation_of_another_episode_is_refused(network: Network) -> Non
 def test_only_clinicians_decide(network: Network, who: str, status: int) -> None:
     episode, _ = _not_improving(network)
     client = Client()
-    rec = client.post(
-        f"/api/v1/episodes/{episode.pk}/review", headers=_auth(client, network)
-    ).json()["recommendations"][0]
+    rec = _first_recommendation(client, _auth(client, network), episode)
     response = client.post(
         f"/api/v1/episodes/{episode.pk}/step-decisions",
         {"recommendation_id": rec["id"], "decision": "accept"},

@@ -136,6 +136,7 @@ _DELETE = object()
         (["texts", "no-such-reason"], {"en": "x", "es": "y"}, "texts.no-such-reason: is not a"),
         (["rules", "case_conference", "to_days"], 10, "must not be before from_days"),
         (["flags", "contact_overdue", "use_step_cadence"], "yes", "must be bool"),
+        (["rules", "urgent_escalation", "review_within_days"], -1, "must be 0 or more"),
     ],
 )
 def test_a_bad_protocol_names_the_file_and_the_field(

@@ -109,7 +109,7 @@ def test_patient_answers_in_the_portal_with_not_applicable(network: Network) -> 
     client.cookies["django_language"] = "es"
     url = _form_url(network, "a1", "PHQ-15")
     page = client.get(url).content.decode()
-    assert "Dolor de estómago" in page or "estómago" in page
+    assert "Dolor de estómago" in page
     assert 'name="taken_at"' not in page  # the time is the time of answering
     # 15 items 0-2; item 4 (menstrual problems) not applicable. Sum of the rest = 14.
     values: list[object] = [1, 1, 1, "na", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]

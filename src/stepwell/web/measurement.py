@@ -14,8 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
@@ -30,7 +30,7 @@ from stepwell.domain.instruments.chart import ChartPoint, progress_chart
 from stepwell.domain.instruments.model import Instrument
 from stepwell.domain.instruments.scoring import AnswerError, reliable_change
 from stepwell.web.forms import AssessmentForm
-from stepwell.web.views import current_user
+from stepwell.web.views import current_language, current_user
 
 _MODE_FOR_ROLE = {
     Role.PATIENT: CaptureMode.PORTAL,
@@ -54,7 +54,7 @@ def _form_language(request: HttpRequest, role: str, patient_language: str) -> st
     if asked in _LANGUAGES:
         return asked
     if role == Role.PATIENT:
-        return (get_language() or "en")[:2]
+        return current_language()
     return patient_language if patient_language in _LANGUAGES else "en"
 
 
@@ -142,7 +142,7 @@ def _saved_message(
     request: HttpRequest, definition: Instrument, assessment: Assessment, *, is_patient: bool
 ) -> None:
     band = next((b for b in definition.bands if b.code == assessment.band), None)
-    language = (get_language() or "en")[:2]
+    language = current_language()
     label = band.label.get(language, band.label["en"]) if band else assessment.band
     if is_patient:
         messages.success(request, _("Thank you. Your answers are saved."))
@@ -181,8 +181,7 @@ def progress_chart_page(request: HttpRequest, patient_id: int, code: str) -> Htt
         )
     except NotFound:
         raise Http404 from None
-    language = (get_language() or "en")[:2]
-    language = language if language in _LANGUAGES else "en"
+    language = current_language()
     points = [
         ChartPoint(a.taken_at, a.total, a.band, a.prorated, bool(a.safety)) for a in assessments
     ]

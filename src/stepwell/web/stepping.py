@@ -3,6 +3,7 @@ recommendations with accept/override."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -21,14 +22,23 @@ from stepwell.apps.stepping import conferences, selectors, services
 from stepwell.apps.stepping.protocols import active_protocol, protocol_error
 from stepwell.domain.access.policy import policy_for
 from stepwell.web.forms import FLAG_LABELS, RegistryFilterForm
-from stepwell.web.views import current_user
+from stepwell.web.views import current_language, current_user
 
 PAGE_SIZE = 50
 
 
-def _language() -> str:
-    language = (get_language() or "en")[:2]
-    return language if language in ("en", "es") else "en"
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to the page the form was on, if it is a page of this site (never elsewhere)."""
+    referer = request.META.get("HTTP_REFERER", "")
+    safe = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(referer if referer and safe else "/")
+
+
+def _report(request: HttpRequest, exc: InvalidInput) -> None:
+    for problem in exc.problems:
+        messages.error(request, f"{problem.field}: {problem.message}")
 
 
 @login_required
@@ -44,7 +54,7 @@ def registry(request: HttpRequest) -> HttpResponse:
         page = selectors.caseload(
             user=user,
             now=timezone.now(),
-            language=_language(),
+            language=current_language(),
             flag=filters.get("flag") or None,
             site_id=site.pk if site is not None else None,
             step=filters.get("step"),
@@ -102,7 +112,7 @@ def step_decision(request: HttpRequest, episode_id: int) -> HttpResponse:
         to_step = int(raw_step) if raw_step else None
     except ValueError:
         messages.error(request, _("The form was incomplete; nothing was changed."))
-        return redirect(request.META.get("HTTP_REFERER") or "/")
+        return _back(request)
     try:
         made = services.step_decision_record(
             actor=user,
@@ -116,9 +126,8 @@ def step_decision(request: HttpRequest, episode_id: int) -> HttpResponse:
     except (NotFound, Forbidden):
         raise Http404 from None
     except InvalidInput as exc:
-        for problem in exc.problems:
-            messages.error(request, f"{problem.field}: {problem.message}")
-        return redirect(request.META.get("HTTP_REFERER") or "/")
+        _report(request, exc)
+        return _back(request)
     if made.decision == "accept":
         messages.success(request, _("Recommendation accepted; the step history records it."))
     else:
@@ -130,7 +139,7 @@ def step_decision(request: HttpRequest, episode_id: int) -> HttpResponse:
 
 
 def _reason_lines(reasons: list[dict[str, object]]) -> list[str]:
-    return selectors.reason_texts(reasons, _language())
+    return selectors.reason_texts(reasons, current_language())
 
 
 @login_required
@@ -179,7 +188,7 @@ def conference_list(request: HttpRequest) -> HttpResponse:
             "conferences": planned,
             "sites": sites_for(user),
             "errors": errors,
-            "may_plan": user.role in {"clinician", "coordinator"},
+            "may_plan": policy_for(user.role).may_plan_conferences,
             "default_when": timezone.localtime(now).strftime("%Y-%m-%dT%H:00"),
         },
     )
@@ -203,31 +212,39 @@ def conference_detail(request: HttpRequest, conference_id: int) -> HttpResponse:
             "items": [(i, _reason_lines(i.question)) for i in view.items],
             "staff": conferences.conference_staff(view.conference),
             "attending": {u.pk for u in view.conference.attendees.all()},
-            "may_plan": user.role in {"clinician", "coordinator"},
+            "may_plan": policy_for(user.role).may_plan_conferences,
             "may_decide": policy_for(user.role).may_decide_steps,
         },
     )
+
+
+def _conference_write(request: HttpRequest, write: Callable[[], object], done: str) -> None:
+    """Run one conference service call; its problems become messages, a refusal a 404."""
+    try:
+        write()
+    except (NotFound, Forbidden):
+        raise Http404 from None
+    except InvalidInput as exc:
+        _report(request, exc)
+    else:
+        messages.success(request, done)
 
 
 @login_required
 @require_POST
 def conference_attendance(request: HttpRequest, conference_id: int) -> HttpResponse:
     user = current_user(request)
-    try:
-        conferences.case_conference_attendance(
+    _conference_write(
+        request,
+        lambda: conferences.case_conference_attendance(
             actor=user,
             conference_id=conference_id,
             attendee_ids=[int(x) for x in request.POST.getlist("attendee_ids") if x.isdigit()],
             other_attendees=request.POST.get("other_attendees", ""),
             now=timezone.now(),
-        )
-    except (NotFound, Forbidden):
-        raise Http404 from None
-    except InvalidInput as exc:
-        for p in exc.problems:
-            messages.error(request, f"{p.field}: {p.message}")
-    else:
-        messages.success(request, _("Attendance recorded."))
+        ),
+        _("Attendance recorded."),
+    )
     return redirect("conference-detail", conference_id=conference_id)
 
 
@@ -236,20 +253,16 @@ def conference_attendance(request: HttpRequest, conference_id: int) -> HttpRespo
 def conference_item(request: HttpRequest, conference_id: int, item_id: int) -> HttpResponse:
     user = current_user(request)
     raw = request.POST.get("next_step", "").strip()
-    try:
-        conferences.conference_item_record(
+    _conference_write(
+        request,
+        lambda: conferences.conference_item_record(
             actor=user,
             item_id=item_id,
             outcome=request.POST.get("outcome", ""),
             actions=request.POST.get("actions", ""),
             next_step=int(raw) if raw.isdigit() else None,
             now=timezone.now(),
-        )
-    except (NotFound, Forbidden):
-        raise Http404 from None
-    except InvalidInput as exc:
-        for p in exc.problems:
-            messages.error(request, f"{p.field}: {p.message}")
-    else:
-        messages.success(request, _("Decision recorded; it is part of the patient's record."))
+        ),
+        _("Decision recorded; it is part of the patient's record."),
+    )
     return redirect("conference-detail", conference_id=conference_id)

@@ -39,6 +39,12 @@ from stepwell.web.forms import BreakGlassForm, PatientFilterForm
 PAGE_SIZE = 25
 
 
+def current_language() -> str:
+    """The active interface language as one of settings.LANGUAGES' codes ("en" otherwise)."""
+    language = (get_language() or "en")[:2]
+    return language if language in dict(settings.LANGUAGES) else "en"
+
+
 def current_user(request: HttpRequest) -> User:
     """The logged-in user (views using this are behind login_required)."""
     user = request.user
@@ -177,9 +183,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
             "instruments": instruments(),
             "may_record": policy_for(user.role).may_record_assessments,
             "is_patient": user.role == Role.PATIENT,
-            "language": (get_language() or "en")[:2],
+            "language": current_language(),
             "recommendations": patient_recommendations(
-                user=user, patient_id=patient_id, now=now, language=(get_language() or "en")[:2]
+                user=user, patient_id=patient_id, now=now, language=current_language()
             ),
             "may_decide": policy_for(user.role).may_decide_steps,
             "conference_outcomes": conference_outcomes_for_patient(

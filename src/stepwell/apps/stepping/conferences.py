@@ -31,12 +31,11 @@ from stepwell.apps.stepping.models import (
 from stepwell.domain.access.policy import Role, View, policy_for
 from stepwell.domain.records import FieldProblem
 
-_PLANNERS = {Role.CLINICIAN, Role.COORDINATOR}
 CONFERENCE_ACTIONS = ("case-conference",)
 
 
 def _require_planner(actor: User) -> None:
-    if actor.role not in _PLANNERS:
+    if not policy_for(actor.role).may_plan_conferences:
         raise Forbidden("only clinicians and coordinators organise case conferences")
 
 

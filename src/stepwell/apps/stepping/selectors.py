@@ -180,17 +180,6 @@ def _next_review(episode: Episode) -> date | None:
         return None
 
 
-def open_recommendations(*, user: User, episode_id: int, now: datetime) -> list[Recommendation]:
-    """An episode's open recommendations, for someone who sees the patient in full."""
-    vis = visibility_for(user, now=now)
-    if vis.policy.view is not View.FULL:
-        raise NotFound("episode")
-    episode = Episode.objects.filter(pk=episode_id, patient__in=vis.patients).first()
-    if episode is None:
-        raise NotFound("episode")
-    return list(Recommendation.objects.filter(episode_id=episode_id, status="open").order_by("id"))
-
-
 @dataclass(frozen=True, slots=True)
 class RecommendationView:
     recommendation: Recommendation

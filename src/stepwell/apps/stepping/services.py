@@ -34,6 +34,7 @@ from stepwell.apps.stepping.models import (
     StepDecision,
 )
 from stepwell.apps.stepping.protocols import active_protocol
+from stepwell.apps.stepping.selectors import reason_texts
 from stepwell.domain.access.policy import View, policy_for
 from stepwell.domain.records import FieldProblem
 from stepwell.domain.stepping.engine import EpisodeState, Measurement, Review, review
@@ -413,6 +414,4 @@ def _decision_target(
 def _accepted_reason(rec: Recommendation) -> str:
     """The step history's reason for an accepted recommendation: its reasons, in English
     (the history is a clinical record; pages render reasons in the reader's language)."""
-    from stepwell.apps.stepping.selectors import reason_texts
-
     return "; ".join(reason_texts(rec.reasons, "en")) or rec.action

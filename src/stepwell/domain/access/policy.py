@@ -47,6 +47,7 @@ class RolePolicy:
     may_open_episodes: bool = False
     may_decide_steps: bool = False
     may_record_assessments: bool = False
+    may_plan_conferences: bool = False
     sees_aggregates: bool = False
 
 
@@ -63,9 +64,14 @@ POLICY: dict[Role, RolePolicy] = {
         may_open_episodes=True,
         may_decide_steps=True,
         may_record_assessments=True,
+        may_plan_conferences=True,
     ),
     Role.COORDINATOR: RolePolicy(
-        Scope.SITES, View.FULL, may_register_patients=True, may_open_episodes=True
+        Scope.SITES,
+        View.FULL,
+        may_register_patients=True,
+        may_open_episodes=True,
+        may_plan_conferences=True,
     ),
     Role.PEER: RolePolicy(Scope.MATCHED, View.PEER),
     Role.PEER_SUPERVISOR: RolePolicy(Scope.NONE, View.PEER),

@@ -294,7 +294,7 @@ def _urgent(ctx: _Context) -> Recommendation | None:
         reasons,
         ctx.protocol.version,
         tuple(m.id for m in hits),
-        review_within_days=0,
+        review_within_days=ctx.protocol.urgent_review_within_days,
     )
 
 

@@ -93,6 +93,7 @@ class Protocol:
     steps: Mapping[int, Step]
     starting_step: tuple[StartRule, ...]
     urgent_safety_signals: tuple[str, ...]
+    urgent_review_within_days: int
     deterioration_review_days: int
     step_up_after_days: int
     step_down_assessments: int
@@ -283,6 +284,9 @@ def parse_protocol(data: object, *, source: str, instruments: Mapping[str, Instr
         steps={s.step: s for s in steps},
         starting_step=starts,
         urgent_safety_signals=tuple(str(s) for s in signals),
+        urgent_review_within_days=r.get(
+            urgent, "review_within_days", "rules.urgent_escalation.review_within_days", int
+        ),
         deterioration_review_days=r.positive(
             deterioration, "review_within_days", "rules.deterioration.review_within_days"
         ),
@@ -313,6 +317,8 @@ def parse_protocol(data: object, *, source: str, instruments: Mapping[str, Instr
         ),
         texts=r.texts(data),
     )
+    if protocol.urgent_review_within_days < 0:
+        raise r.fail("rules.urgent_escalation.review_within_days", "must be 0 or more")
     if protocol.case_conference_to_days < protocol.case_conference_from_days:
         raise r.fail("rules.case_conference.to_days", "must not be before from_days")
     return protocol
