@@ -1,11 +1,15 @@
 """Fast bulk inserts for generated or imported data: COPY on PostgreSQL, executemany on SQLite.
 
-Rows must carry their primary keys; ``reserve_ids`` hands out a block of them and
-``reset_sequences`` puts PostgreSQL's sequences past the block afterwards.
+Rows either carry their primary keys (``reserve_ids`` hands out a block of them and
+``reset_sequences`` puts PostgreSQL's sequences past the block afterwards: for loads that
+nothing else writes to meanwhile) or leave the id column out and let the database number
+them (safe beside concurrent writers).
 """
 
 from __future__ import annotations
 
+import gc
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -145,3 +149,34 @@ def analyze(models_: Sequence[type[models.Model]]) -> None:
     with connection.cursor() as cursor:
         for model in models_:
             cursor.execute(f"ANALYZE {qn(model._meta.db_table)}")
+
+
+def id_list_condition(column: str, ids: Sequence[int]) -> tuple[str, Any]:
+    """``column`` is one of ``ids``, as SQL with a single parameter, and that parameter.
+
+    Thousands of ids as one array (PostgreSQL) or one JSON list (SQLite) instead of one
+    placeholder each: the statement stays short for the driver to prepare, and SQLite's
+    limit on parameters never applies.
+    """
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", list(ids)
+    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(list(ids))
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a bulk run.
+
+    A region-wide job allocates millions of small, acyclic objects (rows, measurements);
+    each allocation burst triggers a collection that walks every live object, which cost
+    about a third of a review's time at 100,000 episodes. Reference counting still frees
+    everything as it goes; a collection runs once at the end.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()

@@ -8,23 +8,32 @@ the pure engine, replace the episodes' open recommendations, flags and next revi
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db import connection, transaction
 
 from stepwell.apps.access.selectors import visible_patients
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.services import audit_record
-from stepwell.apps.core.bulk import analyze, bulk_insert, reserve_ids
+from stepwell.apps.core.bulk import (
+    analyze,
+    bulk_insert,
+    cyclic_gc_paused,
+    id_list_condition,
+)
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
-from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.measurement.registry import instruments
-from stepwell.apps.patients.models import Episode, EpisodeStatus, StepChange
+from stepwell.apps.patients.models import Episode, EpisodeStatus
 from stepwell.apps.patients.services import episode_discharge, episode_step_change
+from stepwell.apps.stepping.inputs import (
+    EpisodeInput,
+    last_assessment_at,
+    measurements_by_patient,
+    open_episode_ids,
+    open_episodes,
+)
 from stepwell.apps.stepping.models import (
     Decision,
     EpisodeFlag,
@@ -37,7 +46,7 @@ from stepwell.apps.stepping.protocols import active_protocol
 from stepwell.apps.stepping.selectors import reason_texts
 from stepwell.domain.access.policy import View, policy_for
 from stepwell.domain.records import FieldProblem
-from stepwell.domain.stepping.engine import EpisodeState, Measurement, Review, review
+from stepwell.domain.stepping.engine import Contact, Review, review
 from stepwell.domain.stepping.protocol import Protocol
 
 _CHUNK = 2000  # episodes evaluated and written per batch
@@ -51,83 +60,60 @@ class ReviewSummary:
     protocol: str
 
 
-def _measured_instruments(protocol: Protocol) -> list[str]:
-    """Instruments the engine reads: primary and functional measures, and any with safety
-    rules (a safety signal on any of them escalates)."""
-    codes = {*protocol.primary_measures, protocol.functional_measure}
+def _measured_instruments(protocol: Protocol) -> tuple[list[str], list[str]]:
+    """Instruments the engine reads: (every assessment of) the primary measures of any step
+    and any instrument with safety rules (a signal on any of them escalates); (the first
+    assessment of) the functional measure, which only the starting step looks at."""
+    codes = set(protocol.primary_measures)
     for step in protocol.steps.values():
         codes.update(step.primary_measures)
     codes.update(code for code, inst in instruments().items() if inst.safety)
-    return sorted(codes)
+    first_only = [] if protocol.functional_measure in codes else [protocol.functional_measure]
+    return sorted(codes), first_only
 
 
 def _evaluate(
-    episodes: Sequence[Episode], protocol: Protocol, now: datetime
-) -> list[tuple[Episode, Review]]:
-    """Load what the engine needs for ``episodes`` in four queries, then evaluate each."""
-    ids = [e.pk for e in episodes]
-    steps = {
-        r["episode_id"]: (r["since"], r["n"])
-        for r in StepChange.objects.filter(episode_id__in=ids)
-        .values("episode_id")
-        .annotate(since=Max("changed_at"), n=Count("id"))
-    }
-    decided = {
-        r["episode_id"]: r["last"]
-        for r in StepDecision.objects.filter(episode_id__in=ids)
-        .values("episode_id")
-        .annotate(last=Max("decided_at"))
-    }
-    by_patient: dict[int, list[Measurement]] = defaultdict(list)
+    episodes: Sequence[EpisodeInput], protocol: Protocol, now: datetime
+) -> list[tuple[EpisodeInput, Review]]:
+    """Evaluate ``episodes`` with the engine; their measurements are read in bulk.
+
+    Any completed questionnaire counts as a contact with the care team.
+    """
     patients = [e.patient_id for e in episodes]
-    codes = _measured_instruments(protocol)
-    # Safety signals are rare: read them apart, so the bulk read decodes no JSON.
-    signals = {
-        aid: tuple(safety)
-        for aid, safety in Assessment.objects.filter(
-            patient_id__in=patients, instrument__in=codes, taken_at__lte=now
-        )
-        .exclude(safety=[])
-        .values_list("id", "safety")
-    }
-    rows = (
-        Assessment.objects.filter(patient_id__in=patients, instrument__in=codes, taken_at__lte=now)
-        .values_list("id", "patient_id", "instrument", "taken_at", "total", "band")
-        .order_by()
-    )
-    for aid, pid, code, taken, total, band in rows.iterator(chunk_size=20_000):
-        by_patient[pid].append(Measurement(aid, code, taken, total, band, signals.get(aid, ())))
+    series, first_only = _measured_instruments(protocol)
+    measured = measurements_by_patient(patients, series, first_only, now)
+    last_seen = last_assessment_at(patients, now)
     table = instruments()
     out = []
     for e in episodes:
-        since, changes = steps.get(e.pk, (e.created_at, 1))
-        last = decided.get(e.pk)
-        state = EpisodeState(
-            step=e.current_step,
-            step_since=since,
-            in_care_since=e.first_contact_date or e.referral_date,
-            last_review_at=last if last is not None and last >= since else None,
-            initial_step=changes <= 1 and last is None,
-        )
-        out.append((e, review(protocol, table, state, by_patient[e.patient_id], [], now)))
+        seen = last_seen.get(e.patient_id)
+        contacts = [Contact(seen, "assessment", "answered")] if seen is not None else []
+        out.append((e, review(protocol, table, e.state, measured[e.patient_id], contacts, now)))
     return out
 
 
-def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: datetime) -> int:
-    """Replace the episodes' open recommendations, flags and review dates. Returns flags."""
-    ids = [e.pk for e, _ in results]
-    Recommendation.objects.filter(episode_id__in=ids, status=RecommendationStatus.OPEN).update(
-        status=RecommendationStatus.SUPERSEDED
-    )
-    EpisodeFlag.objects.filter(episode_id__in=ids).delete()
-    EpisodeReview.objects.filter(episode_id__in=ids).delete()
+def _store(
+    results: Sequence[tuple[EpisodeInput, Review]], protocol: Protocol, now: datetime
+) -> int:
+    """Replace the episodes' open recommendations, flags and review dates. Returns flags.
+
+    New rows take their ids from the database (sequence or rowid), so a clinician's review
+    and a region-wide run may write at the same time.
+    """
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    recs = [(e.pk, r) for e, rv in results for r in rv.recommendations]
-    rec_ids = reserve_ids(Recommendation, len(recs))
+    where, ids = id_list_condition("episode_id", [e.id for e, _ in results])
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(Recommendation._meta.db_table)} SET status = %s "  # noqa: S608
+            f"WHERE {where} AND status = %s",
+            [RecommendationStatus.SUPERSEDED.value, ids, RecommendationStatus.OPEN.value],
+        )
+        for model in (EpisodeFlag, EpisodeReview):
+            cursor.execute(f"DELETE FROM {qn(model._meta.db_table)} WHERE {where}", [ids])  # noqa: S608
     bulk_insert(
         Recommendation,
         (
-            "id",
             "episode_id",
             "action",
             "to_step",
@@ -141,8 +127,7 @@ def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: d
         ),
         (
             (
-                rec_ids[k],
-                episode_id,
+                e.id,
                 r.action,
                 r.to_step,
                 dumps([x.as_dict() for x in r.reasons]),
@@ -153,15 +138,13 @@ def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: d
                 RecommendationStatus.OPEN.value,
                 now,
             )
-            for k, (episode_id, r) in enumerate(recs)
+            for e, rv in results
+            for r in rv.recommendations
         ),
     )
-    flags = [(e.pk, f) for e, rv in results for f in rv.flags]
-    flag_ids = reserve_ids(EpisodeFlag, len(flags))
-    bulk_insert(
+    flags = bulk_insert(
         EpisodeFlag,
         (
-            "id",
             "episode_id",
             "code",
             "reasons",
@@ -172,8 +155,7 @@ def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: d
         ),
         (
             (
-                flag_ids[k],
-                episode_id,
+                e.id,
                 f.code,
                 dumps([x.as_dict() for x in f.reasons]),
                 dumps(list(f.evidence)),
@@ -181,7 +163,8 @@ def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: d
                 protocol.version,
                 now,
             )
-            for k, (episode_id, f) in enumerate(flags)
+            for e, rv in results
+            for f in rv.flags
         ),
     )
     bulk_insert(
@@ -195,22 +178,11 @@ def _store(results: Sequence[tuple[Episode, Review]], protocol: Protocol, now: d
             "protocol_version",
         ),
         (
-            (e.pk, now, rv.next_review, len(rv.flags), protocol.code, protocol.version)
+            (e.id, now, rv.next_review, len(rv.flags), protocol.code, protocol.version)
             for e, rv in results
         ),
     )
-    return len(flags)
-
-
-def _open_episodes() -> QuerySet[Episode]:
-    return Episode.objects.exclude(status=EpisodeStatus.DISCHARGED).only(
-        "id",
-        "patient_id",
-        "current_step",
-        "first_contact_date",
-        "referral_date",
-        "created_at",
-    )
+    return flags
 
 
 @transaction.atomic
@@ -222,16 +194,18 @@ def episode_review(*, actor: User, episode_id: int, now: datetime) -> list[Recom
     policy = policy_for(actor.role)
     if policy.view is not View.FULL:
         raise NotFound("episode")
+    # Locked: a decision recorded meanwhile would otherwise be judged by a stale review.
     episode = (
-        _open_episodes()
+        Episode.objects.exclude(status=EpisodeStatus.DISCHARGED)
         .filter(pk=episode_id, patient__in=visible_patients(actor, now=now))
-        .select_for_update()
+        .select_for_update(of=("self",))
+        .only("id", "patient_id")
         .first()
     )
     if episode is None:
         raise NotFound("episode")
     protocol = active_protocol()
-    _store(_evaluate([episode], protocol, now), protocol, now)
+    _store(_evaluate(open_episodes([episode.pk]), protocol, now), protocol, now)
     audit_record(
         actor=actor,
         action="episode.reviewed",
@@ -257,20 +231,17 @@ def episodes_review_all(
     no lock for long and a crash loses at most one chunk (re-running is idempotent).
     """
     protocol = active_protocol()
-    ids = list(
-        Episode.objects.exclude(status=EpisodeStatus.DISCHARGED)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    ids = open_episode_ids()
     recs = flags = 0
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(_open_episodes().filter(pk__in=ids[start : start + _CHUNK]))
-        with transaction.atomic():
-            results = _evaluate(chunk, protocol, now)
-            flags += _store(results, protocol, now)
-        recs += sum(len(r.recommendations) for _, r in results)
-        if progress:
-            progress(len(chunk))
+    with cyclic_gc_paused():
+        for start in range(0, len(ids), _CHUNK):
+            with transaction.atomic():
+                chunk = open_episodes(ids[start : start + _CHUNK])
+                results = _evaluate(chunk, protocol, now)
+                flags += _store(results, protocol, now)
+            recs += sum(len(r.recommendations) for _, r in results)
+            if progress:
+                progress(len(chunk))
     analyze([Recommendation, EpisodeFlag, EpisodeReview])
     audit_record(
         actor=None,

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
 from stepwell.domain.instruments.model import Instrument
 from stepwell.domain.instruments.scoring import reliable_change
@@ -34,8 +36,9 @@ FLAGS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
+class Measurement(NamedTuple):
+    """One scored assessment. A named tuple: a region-wide review makes millions."""
+
     id: int
     instrument: str
     taken_at: datetime
@@ -46,8 +49,9 @@ class Measurement:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """A contact with the care team: ``kind`` is ``appointment`` or ``check-in``;
-    ``outcome`` is ``attended``/``no-show`` (appointments) or ``answered``/``unanswered``."""
+    """A contact with the care team: ``kind`` is ``appointment``, ``check-in`` or
+    ``assessment`` (a completed questionnaire); ``outcome`` is ``attended``/``no-show``
+    (appointments) or ``answered``/``unanswered`` (check-ins, assessments)."""
 
     at: datetime
     kind: str
@@ -147,10 +151,15 @@ def starting_step(
 ) -> Recommendation | None:
     """The starting step the baseline (each measure's first assessment) points to, or None
     when no primary measure has been assessed yet."""
-    ordered = sorted(measurements, key=lambda m: m.taken_at)
     firsts: dict[str, Measurement] = {}
-    for m in ordered:
+    for m in sorted(measurements, key=_chronological):
         firsts.setdefault(m.instrument, m)
+    return _starting_step(protocol, instruments, firsts)
+
+
+def _starting_step(
+    protocol: Protocol, instruments: Mapping[str, Instrument], firsts: Mapping[str, Measurement]
+) -> Recommendation | None:
     if not any(code in firsts for code in protocol.primary_measures):
         return None
     for rule in protocol.starting_step:
@@ -178,13 +187,16 @@ def starting_step(
 # --- review ----------------------------------------------------------------------------------
 
 
+_chronological = attrgetter("taken_at", "id")
+
+
 @dataclass(slots=True)
 class _Context:
     protocol: Protocol
     instruments: Mapping[str, Instrument]
     episode: EpisodeState
     now: datetime
-    ordered: list[Measurement]
+    series: dict[str, list[Measurement]]  # per instrument, oldest first, none after now
     primary: tuple[str, ...]
 
     @property
@@ -199,9 +211,12 @@ class _Context:
         out = {}
         since = self.window_start()
         for code in self.primary:
-            series = [m for m in self.ordered if m.instrument == code and m.taken_at >= since]
-            if len(series) >= 2:
-                out[code] = (series[0], series[-1])
+            series = self.series.get(code)
+            if not series:
+                continue
+            first = next((m for m in series if m.taken_at >= since), None)
+            if first is not None and first is not series[-1]:
+                out[code] = (first, series[-1])
         return out
 
 
@@ -215,14 +230,11 @@ def review(
 ) -> Review:
     """Recommendations and flags for one open episode as of ``now`` (timezone-aware)."""
     step_spec = protocol.steps[episode.step]
-    ctx = _Context(
-        protocol,
-        instruments,
-        episode,
-        now,
-        sorted((m for m in measurements if m.taken_at <= now), key=lambda m: (m.taken_at, m.id)),
-        step_spec.primary_measures,
-    )
+    series: dict[str, list[Measurement]] = {}
+    for m in sorted(measurements, key=_chronological):
+        if m.taken_at <= now:
+            series.setdefault(m.instrument, []).append(m)
+    ctx = _Context(protocol, instruments, episode, now, series, step_spec.primary_measures)
     last_review = episode.last_review_at or episode.step_since
     next_review = last_review.date() + timedelta(days=step_spec.review_days)
     recs: list[Recommendation] = []
@@ -233,7 +245,7 @@ def review(
         recs.append(urgent)
         flags.append(Flag("safety-risk", urgent.reasons, urgent.evidence))
 
-    if not any(m.instrument in ctx.primary for m in ctx.ordered):
+    if not any(code in series for code in ctx.primary):
         measures = ", ".join(ctx.primary)
         flags.append(
             Flag(
@@ -271,10 +283,8 @@ def review(
 
 def _urgent(ctx: _Context) -> Recommendation | None:
     signals = set(ctx.protocol.urgent_safety_signals)
-    latest: dict[str, Measurement] = {}
-    for m in ctx.ordered:
-        latest[m.instrument] = m
-    hits = [m for m in latest.values() if signals & set(m.safety)]
+    latest = [s[-1] for s in ctx.series.values()]  # each instrument's latest assessment
+    hits = [m for m in latest if m.safety and signals.intersection(m.safety)]
     if not hits:
         return None
     reasons = tuple(
@@ -302,7 +312,8 @@ def _stepping(ctx: _Context, next_review: date, flags: list[Flag]) -> list[Recom
     """Starting-step check, deterioration, step down/discharge, non-response, or stay."""
     p, step = ctx.protocol, ctx.episode.step
     if ctx.episode.initial_step and ctx.episode.last_review_at is None:
-        start = starting_step(p, ctx.instruments, ctx.ordered)
+        firsts = {code: s[0] for code, s in ctx.series.items()}
+        start = _starting_step(p, ctx.instruments, firsts)
         if start is not None and start.to_step != step:
             action = "step-up" if (start.to_step or 0) > step else "step-down"
             return [Recommendation(action, start.to_step, start.reasons, p.version, start.evidence)]
@@ -366,37 +377,39 @@ def _threshold(instrument: Instrument) -> int | float:
     return int(t) if float(t).is_integer() else round(t, 1)
 
 
-def _occasions(ctx: _Context) -> list[tuple[date, dict[str, Measurement]]]:
-    """Per assessment day (from the step's baseline window on): each primary measure's
-    latest value as of that day."""
-    current: dict[str, Measurement] = {}
-    days: dict[date, dict[str, Measurement]] = {}
+def _below_caseness_run(ctx: _Context) -> list[tuple[date, dict[str, Measurement]]]:
+    """The latest assessment days (from the step's baseline window on, newest first) on
+    which every primary measure's latest value as of that day was below caseness, back to
+    the first day that was not."""
     since = ctx.window_start()
-    for m in ctx.ordered:
-        if m.instrument not in ctx.primary:
-            continue
-        current[m.instrument] = m
-        if m.taken_at >= since:
-            days[m.taken_at.date()] = dict(current)
-    return sorted(days.items())
+    series = [ctx.series.get(code, []) for code in ctx.primary]
+    cuts = [ctx.instruments[code].caseness_min for code in ctx.primary]
+    if not all(series) or None in cuts:
+        return []
+    days = sorted(
+        {m.taken_at.date() for s in series for m in s if m.taken_at >= since}, reverse=True
+    )
+    # Walking the days backwards, each measure's value as of a day is its last assessment
+    # on or before that day: one pointer per measure, moving back only.
+    pointers = [len(s) - 1 for s in series]
+    run: list[tuple[date, dict[str, Measurement]]] = []
+    for day in days:
+        values: dict[str, Measurement] = {}
+        for k, s in enumerate(series):
+            i = pointers[k]
+            while i >= 0 and s[i].taken_at.date() > day:
+                i -= 1
+            pointers[k] = i
+            if i < 0 or s[i].total >= cuts[k]:  # type: ignore[operator]
+                return run
+            values[ctx.primary[k]] = s[i]
+        run.append((day, values))
+    return run
 
 
 def _step_down(ctx: _Context) -> Recommendation | None:
     p = ctx.protocol
-
-    def below(values: dict[str, Measurement]) -> bool:
-        return all(
-            code in values
-            and (cut := ctx.instruments[code].caseness_min) is not None
-            and values[code].total < cut
-            for code in ctx.primary
-        )
-
-    run: list[tuple[date, dict[str, Measurement]]] = []
-    for day, values in reversed(_occasions(ctx)):
-        if not below(values):
-            break
-        run.append((day, values))
+    run = _below_caseness_run(ctx)
     if len(run) < p.step_down_assessments:
         return None
     last_day, last_values = run[0]
@@ -495,7 +508,7 @@ def _contact_flags(ctx: _Context, contacts: Sequence[Contact]) -> list[Flag]:
     p, now = ctx.protocol, ctx.now
     flags: list[Flag] = []
     made = [c.at for c in contacts if c.outcome in {"attended", "answered"} and c.at <= now]
-    made += [m.taken_at for m in ctx.ordered]
+    made += [s[-1].taken_at for s in ctx.series.values()]
     since = max(made) if made else None
     start = datetime.combine(ctx.episode.in_care_since, datetime.min.time(), now.tzinfo)
     days = (now - (since or start)).days
