@@ -18,6 +18,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from stepwell.api.stepping import CaseloadOut
 from stepwell.apps.audit.models import AuditEvent
 from stepwell.apps.measurement.services import assessment_record
 from stepwell.apps.patients.models import Episode, StepChange
@@ -246,7 +247,11 @@ def test_caseload_lists_flags_scores_and_filters(network: Network) -> None:
     episodes_review_all(now=timezone.now())
     client = Client()
     h = _auth(client, network)
-    body = client.get("/api/v1/caseload?lang=en", headers=h).json()
+    response = client.get("/api/v1/caseload?lang=en", headers=h)
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    # The view writes its JSON itself; it must still be what the OpenAPI schema promises.
+    assert CaseloadOut.model_validate(body).model_dump(mode="json") == body
     assert body["protocol"] == "stepwell-default 1.0"
     by_episode = {r["episode_id"]: r for r in body["results"]}
     row = by_episode[episode.pk]

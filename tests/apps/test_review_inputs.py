@@ -77,3 +77,12 @@ def test_review_rows_take_ids_the_database_hands_out(network: Network) -> None:
     assert made.pk > max(Recommendation.objects.exclude(pk=made.pk).values_list("pk", flat=True))
     episodes_review_all(now=timezone.now())
     assert Recommendation.objects.filter(status="open").count() >= 5
+
+
+def test_bulk_written_times_compare_like_orm_written_ones(network: Network) -> None:
+    # The bulk path must store datetimes in the ORM's format, or an exact filter on the
+    # review time (and SQL ordering against ORM-written rows) would miss them on SQLite.
+    now = timezone.now()
+    episodes_review_all(now=now)
+    assert Recommendation.objects.filter(created_at=now).count() == 5
+    assert EpisodeFlag.objects.filter(raised_at__gte=now).count() == EpisodeFlag.objects.count()

@@ -6,8 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
+
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.models import AuditEvent
+from stepwell.apps.core.bulk import bulk_insert
 from stepwell.apps.core.request_context import current_request_id
 
 
@@ -77,20 +80,49 @@ def audit_record_many(
     reason: str = "",
     break_glass_ids: frozenset[int] = frozenset(),
 ) -> int:
-    """One event per patient in a single insert, e.g. for the patients shown on a list page."""
-    events = [
-        _event(
-            actor=actor,
-            action=action,
-            now=now,
-            patient_id=pid,
-            object_type=object_type,
-            object_id=str(pid),
-            reason=reason,
-            via_break_glass=pid in break_glass_ids,
-            details=None,
+    """One event per patient in a single insert, e.g. for the patients shown on a list page.
+
+    Rows go straight to the table (COPY on PostgreSQL) without model instances: list pages
+    and the caseload API write one per patient shown, on every request.
+    """
+    ids = list(patient_ids)
+    if not ids:
+        return 0
+    request_id = current_request_id()
+    username, role = (actor.username, actor.role) if actor else ("", "system")
+    actor_id = actor.pk if actor else None
+    with transaction.atomic():
+        return bulk_insert(
+            AuditEvent,
+            (
+                "at",
+                "actor_id",
+                "actor_username",
+                "actor_role",
+                "action",
+                "object_type",
+                "object_id",
+                "patient_id",
+                "reason",
+                "request_id",
+                "via_break_glass",
+                "details",
+            ),
+            (
+                (
+                    now,
+                    actor_id,
+                    username,
+                    role,
+                    action,
+                    object_type,
+                    str(pid),
+                    pid,
+                    reason,
+                    request_id,
+                    pid in break_glass_ids,
+                    "{}",
+                )
+                for pid in ids
+            ),
         )
-        for pid in patient_ids
-    ]
-    AuditEvent.objects.bulk_create(events)
-    return len(events)

@@ -76,7 +76,19 @@ def bulk_insert(
             marks = ", ".join(["%s"] * len(columns))
             batch: list[Sequence[Any]] = []
             sql = f"INSERT INTO {qn(table)} ({cols}) VALUES ({marks})"
+            # Datetimes stored as the ORM stores them (naive UTC text), so that comparisons
+            # and ordering in SQL see one format whichever path wrote a row.
+            adapt = connection.ops.adapt_datetimefield_value
+            stamps = [
+                k
+                for k, name in enumerate(columns)
+                if isinstance(_field_by_column(model, name), models.DateTimeField)
+            ]
             for row in rows:
+                if stamps:
+                    row = list(row)
+                    for k in stamps:
+                        row[k] = adapt(row[k])
                 batch.append(row)
                 if len(batch) >= _BATCH:
                     cursor.executemany(sql, batch)
@@ -86,6 +98,13 @@ def bulk_insert(
                 cursor.executemany(sql, batch)
                 count += len(batch)
     return count
+
+
+def _field_by_column(model: type[models.Model], column: str) -> models.Field[Any, Any] | None:
+    for f in model._meta.concrete_fields:
+        if f.column == column:
+            return f
+    return None
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from stepwell.apps.audit.services import audit_record_many
 from stepwell.apps.core.errors import NotFound
 from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.patients.models import Episode, EpisodeStatus, StepChange
-from stepwell.apps.stepping.models import EpisodeFlag, EpisodeReview, Recommendation
+from stepwell.apps.stepping.models import EpisodeFlag, Recommendation
 from stepwell.apps.stepping.protocols import active_protocol
 from stepwell.domain.access.policy import Scope, View
 from stepwell.domain.stepping.engine import FLAGS, Reason
@@ -66,7 +66,15 @@ class FlagView:
 
 @dataclass(slots=True)
 class CaseloadRow:
-    episode: Episode
+    """One open episode in the registry (plain values: a page is read, not edited)."""
+
+    episode_id: int
+    patient_id: int
+    record_number: str
+    given_name: str
+    family_name: str
+    site_name: str
+    step: int
     weeks_on_step: int
     next_review: date | None
     flags: list[FlagView] = field(default_factory=list)
@@ -130,8 +138,7 @@ def caseload(
     if step is not None:
         qs = qs.filter(current_step=step)
     episodes = list(
-        qs.select_related("patient", "site", "review")
-        .annotate(
+        qs.annotate(
             # The total rides on every row: one query instead of a separate COUNT.
             total_rows=Window(Count("id")),
             step_since=Subquery(
@@ -140,26 +147,46 @@ def caseload(
                 .values("changed_at")[:1]
             ),
         )
-        .order_by(*SORTS.get(sort, SORTS["flags"]))[offset : offset + limit]
+        .order_by(*SORTS.get(sort, SORTS["flags"]))
+        .values_list(
+            "id",
+            "patient_id",
+            "patient__record_number",
+            "patient__given_name",
+            "patient__family_name",
+            "site__name",
+            "current_step",
+            "review__next_review",
+            "step_since",
+            "created_at",
+            "total_rows",
+        )[offset : offset + limit]
     )
-    count = episodes[0].total_rows if episodes else (qs.count() if offset else 0)
-    latest = _latest_scores([e.patient_id for e in episodes], measures)
+    count = episodes[0][-1] if episodes else (qs.count() if offset else 0)
+    patient_ids = [e[1] for e in episodes]
+    latest = _latest_scores(patient_ids, measures)
     flags: dict[int, list[FlagView]] = defaultdict(list)
-    for f in EpisodeFlag.objects.filter(episode_id__in=[e.pk for e in episodes]).order_by("code"):
-        flags[f.episode_id].append(
-            FlagView(f.code, reason_texts(f.reasons, language, protocol), f.protocol_version)
-        )
+    for episode_id, code, reasons, version in (
+        EpisodeFlag.objects.filter(episode_id__in=[e[0] for e in episodes])
+        .order_by("code")
+        .values_list("episode_id", "code", "reasons", "protocol_version")
+    ):
+        flags[episode_id].append(FlagView(code, reason_texts(reasons, language, protocol), version))
     rows = []
-    for e in episodes:
-        since = getattr(e, "step_since", None) or e.created_at
-        scores = {code: latest.get((e.patient_id, code)) for code in measures}
+    for eid, pid, record, given, family, site, on_step, next_review, since, created, _ in episodes:
         rows.append(
             CaseloadRow(
-                episode=e,
-                weeks_on_step=max(0, (now - since).days // 7),
-                next_review=_next_review(e),
-                flags=sorted(flags[e.pk], key=lambda f: FLAGS.index(f.code)),
-                scores=scores,
+                episode_id=eid,
+                patient_id=pid,
+                record_number=record,
+                given_name=given,
+                family_name=family,
+                site_name=site,
+                step=on_step,
+                weeks_on_step=max(0, (now - (since or created)).days // 7),
+                next_review=next_review,
+                flags=sorted(flags[eid], key=lambda f: FLAGS.index(f.code)),
+                scores={code: latest.get((pid, code)) for code in measures},
             )
         )
     if rows:
@@ -167,17 +194,10 @@ def caseload(
             actor=user,
             action="caseload.listed",
             now=now,
-            patient_ids=[e.patient_id for e in episodes],
+            patient_ids=patient_ids,
             break_glass_ids=vis.break_glass_ids,
         )
     return CaseloadPage(rows, count, measures)
-
-
-def _next_review(episode: Episode) -> date | None:
-    try:
-        return episode.review.next_review
-    except EpisodeReview.DoesNotExist:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
