@@ -3,7 +3,6 @@ Spanish, with negations and benign look-alikes), and the lexicon file's validati
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from stepwell.domain.safety.crisis import (
     parse_lexicon,
     screen,
 )
+from tests.domain.content_edits import DELETE, edited
 
 ROOT = Path(__file__).resolve().parents[2]
 LEXICON_FILE = ROOT / "content" / "safety" / "crisis_language.yaml"
@@ -80,35 +80,20 @@ def test_normalisation() -> None:
     assert screen("   ...   ", LEXICON) is None
 
 
-def _broken(path: list[Any], value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(RAW)
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    if value is _DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return data
-
-
-_DELETE = object()
-
-
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
         (["patterns", "high", "en", 0], "kill(myself", "patterns.high.en[0]: not a valid pattern"),
         (["patterns", "extreme"], {"en": ["x"], "es": ["y"]}, "patterns.extreme: unknown"),
-        (["patterns", "moderate", "es"], _DELETE, "patterns.moderate.es: is required"),
+        (["patterns", "moderate", "es"], DELETE, "patterns.moderate.es: is required"),
         (["patterns", "high", "en", 1], "", "patterns.high.en[1]: must be a non-empty"),
         (["negation", "window_words"], -1, "negation.window_words: must be 0 or more"),
         (["negation", "window_words"], "three", "negation.window_words: must be int"),
-        (["negation", "cues", "es"], _DELETE, "negation.cues.es: is required"),
+        (["negation", "cues", "es"], DELETE, "negation.cues.es: is required"),
         (["version"], 1, "version: must be str"),
     ],
 )
 def test_a_broken_lexicon_names_the_file_and_field(path: list[Any], value: Any, field: str) -> None:
     with pytest.raises(CrisisLexiconError) as caught:
-        parse_lexicon(_broken(path, value), source="content/safety/crisis_language.yaml")
+        parse_lexicon(edited(RAW, path, value), source="content/safety/crisis_language.yaml")
     assert str(caught.value).startswith(f"content/safety/crisis_language.yaml: {field}")

@@ -3,7 +3,6 @@ and the protocol file's validation."""
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import yaml
 
 from stepwell.domain.stepping.engine import Contact, EpisodeState, Measurement, review
 from stepwell.domain.stepping.protocol import ProtocolFileError, parse_protocol
+from tests.domain.content_edits import DELETE, edited
 from tests.domain.test_instruments import INSTRUMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,21 +90,6 @@ def test_the_default_protocol_says_it_needs_clinical_confirmation() -> None:
     assert PROTOCOL.steps[2].review_days == 56
 
 
-def _broken(path: list[Any], value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(RAW)
-    target = data
-    for key in path[:-1]:
-        target = target[key]
-    if value is _DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return data
-
-
-_DELETE = object()
-
-
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
@@ -113,7 +98,7 @@ _DELETE = object()
             "eight weeks",
             "rules.step_up.after_days: must be int",
         ),
-        (["rules", "step_up"], _DELETE, "rules.step_up: is required"),
+        (["rules", "step_up"], DELETE, "rules.step_up: is required"),
         (["primary_measures", 1], "GAD-8", "primary_measures[1]: 'GAD-8' is not an instrument"),
         (
             ["starting_step", 0, "any_band", "PHQ-9", 0],
@@ -122,7 +107,7 @@ _DELETE = object()
         ),
         (["starting_step", 1, "to_step"], 5, "starting_step[1]: 5 is not a step (1-4)"),
         (["steps", 3, "step"], 3, "steps: must define steps 1, 2, 3 and 4 once each"),
-        (["texts", "review-due"], _DELETE, "texts.review-due: is required"),
+        (["texts", "review-due"], DELETE, "texts.review-due: is required"),
         (
             ["texts", "review-due", "es"],
             "Revisión pendiente desde {fecha}",
@@ -143,6 +128,6 @@ def test_a_bad_protocol_names_the_file_and_the_field(
     path: list[Any], value: Any, message: str
 ) -> None:
     with pytest.raises(ProtocolFileError) as error:
-        parse_protocol(_broken(path, value), source="x/protocol.yaml", instruments=INSTRUMENTS)
+        parse_protocol(edited(RAW, path, value), source="x/protocol.yaml", instruments=INSTRUMENTS)
     assert str(error.value).startswith("x/protocol.yaml: ")
     assert message in str(error.value)

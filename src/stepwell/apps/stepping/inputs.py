@@ -39,7 +39,6 @@ class _Dialect:
 
     timestamp: Callable[[str], str]  # a timestamp column as a number or string
     to_datetime: Callable[[Any], datetime]
-    to_date: Callable[[Any], date]
     no_signals: str  # "the safety column holds an empty list"
     signals_text: str  # the safety column as JSON text
 
@@ -56,13 +55,13 @@ def _from_sqlite(text: str) -> datetime:
 
 
 def _date_from_text(value: Any) -> date:
+    """A date column's value: a date (PostgreSQL) or ISO text (SQLite)."""
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 _POSTGRES = _Dialect(
     timestamp=lambda column: f"EXTRACT(EPOCH FROM {column})::float8",
     to_datetime=_from_epoch,
-    to_date=_date_from_text,
     no_signals="a.safety = '[]'::jsonb",
     signals_text="a.safety::text",
 )
@@ -70,7 +69,6 @@ _SQLITE = _Dialect(
     # As an expression: a bare column would meet Django's (slower) converter for its type.
     timestamp=lambda column: f"CAST({column} AS TEXT)",
     to_datetime=_from_sqlite,
-    to_date=_date_from_text,
     no_signals="a.safety = '[]'",
     signals_text="a.safety",
 )
@@ -125,7 +123,7 @@ def open_episodes(episode_ids: Sequence[int]) -> list[EpisodeInput]:
                 EpisodeState(
                     step=step,
                     step_since=step_since,
-                    in_care_since=d.to_date(first_contact or referral),
+                    in_care_since=_date_from_text(first_contact or referral),
                     last_review_at=decided
                     if decided is not None and decided >= step_since
                     else None,
