@@ -27,7 +27,10 @@ demo: $(BIN)/stepwell
 	$(BIN)/stepwell migrate --no-input -v 0
 	$(BIN)/stepwell seed --if-empty --patients 300 --seed 1
 	$(BIN)/stepwell demo_info
-	$(BIN)/stepwell runserver --noreload 127.0.0.1:$(PORT)
+	@# The worker delivers safety notifications (to var/outbox/*.jsonl) and escalates overdue
+	@# tasks; it stops with the server.
+	$(BIN)/stepwell worker & WORKER=$$!; trap "kill $$WORKER 2>/dev/null" EXIT INT TERM; \
+	  $(BIN)/stepwell runserver --noreload 127.0.0.1:$(PORT)
 
 lint: $(BIN)/stepwell
 	$(BIN)/ruff format --check .

@@ -6,13 +6,16 @@ Built through the services where they exist, so tests exercise the real write pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from stepwell.apps.accounts.models import SiteMembership, User
 from stepwell.apps.network.models import Site
+from stepwell.apps.outbox.gateways import OutgoingMessage
 from stepwell.apps.patients.models import CareTeamMember, Patient
 from stepwell.apps.patients.services import (
     EpisodeInput,
@@ -21,6 +24,7 @@ from stepwell.apps.patients.services import (
     patient_create,
 )
 from stepwell.apps.peers.models import PeerMatch
+from stepwell.apps.safety.models import OnCallShift, SafetyCover
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
@@ -165,3 +169,44 @@ def token_for(client: Client, user: User) -> str:
 @pytest.fixture
 def api_client() -> Client:
     return Client(enforce_csrf_checks=True)
+
+
+class RecordingGateway:
+    """The outside world: remembers what it was given; fails while ``failing`` is set."""
+
+    sent: list[OutgoingMessage] = []  # reset by the ``cover`` fixture
+    failing = False
+
+    def send(self, message: OutgoingMessage) -> str:
+        if RecordingGateway.failing:
+            raise ConnectionError("gateway timed out")
+        RecordingGateway.sent.append(message)
+        return f"provider-{len(RecordingGateway.sent)}"
+
+
+@dataclass
+class Cover:
+    on_call: Any
+    fallback: Any
+    shift_start: datetime
+
+
+@pytest.fixture
+def cover(network: Network, settings: Any) -> Cover:
+    """Clinician A on call at site A for the next day; a second clinician is the fallback."""
+    settings.STEPWELL_SMS_GATEWAY = "tests.conftest.RecordingGateway"
+    settings.STEPWELL_EMAIL_GATEWAY = "tests.conftest.RecordingGateway"
+    RecordingGateway.sent = []
+    RecordingGateway.failing = False
+    on_call = network.users["clinician"]
+    on_call.phone, on_call.email = "+15550001", "clin-a@example.org"
+    on_call.save()
+    fallback = make_user("clin-a-lead", "clinician", network.site_a)
+    fallback.phone, fallback.email = "+15550002", "lead@example.org"
+    fallback.save()
+    start = timezone.now() - timedelta(hours=1)
+    OnCallShift.objects.create(
+        site=network.site_a, clinician=on_call, starts_at=start, ends_at=start + timedelta(days=1)
+    )
+    SafetyCover.objects.create(site=network.site_a, fallback_owner=fallback)
+    return Cover(on_call, fallback, start)

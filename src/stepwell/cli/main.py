@@ -10,7 +10,15 @@ import os
 import sys
 
 # Commands that need the database; for these an unreachable database is reported up front.
-_NEEDS_DATABASE = {"runserver", "migrate", "seed", "demo_info", "createsuperuser"}
+_NEEDS_DATABASE = {
+    "runserver",
+    "migrate",
+    "seed",
+    "demo_info",
+    "createsuperuser",
+    "assessments",
+    "worker",
+}
 
 
 def _fail(message: str) -> None:

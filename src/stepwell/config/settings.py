@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "stepwell.apps.access",
     "stepwell.apps.measurement",
     "stepwell.apps.stepping",
+    "stepwell.apps.outbox",
+    "stepwell.apps.safety",
     "stepwell.apps.region",
     "stepwell.web",
 ]
@@ -176,6 +178,23 @@ STEPWELL_INSTRUMENT_DIRS = [CONTENT_DIR / "instruments"] + [
 STEPWELL_PROTOCOL_FILE = Path(
     os.environ.get("STEPWELL_PROTOCOL_FILE", str(CONTENT_DIR / "protocols" / "default.yaml"))
 )
+# Crisis contact numbers printed with safety plans (per region, per-site overrides).
+STEPWELL_CRISIS_LINES_FILE = Path(
+    os.environ.get("STEPWELL_CRISIS_LINES_FILE", str(CONTENT_DIR / "safety" / "crisis_lines.yaml"))
+)
+
+# Outgoing SMS and e-mail (safety notifications, reminders): one gateway class per channel,
+# each with ``send(message) -> provider id`` (stepwell.apps.outbox.gateways). The default
+# writes every message as a JSON line to var/outbox/<channel>.jsonl, once per message key.
+STEPWELL_SMS_GATEWAY = os.environ.get(
+    "STEPWELL_SMS_GATEWAY", "stepwell.apps.outbox.gateways.FileGateway"
+)
+STEPWELL_EMAIL_GATEWAY = os.environ.get(
+    "STEPWELL_EMAIL_GATEWAY", "stepwell.apps.outbox.gateways.FileGateway"
+)
+STEPWELL_OUTBOX_DIR = Path(os.environ.get("STEPWELL_OUTBOX_DIR", str(VAR_DIR / "outbox")))
+# Base address written into notifications ("open Stepwell at …/safety/tasks/12/").
+STEPWELL_BASE_URL = os.environ.get("STEPWELL_BASE_URL", "http://127.0.0.1:8000")
 
 # API bearer tokens: lifetime in hours.
 STEPWELL_TOKEN_HOURS = int(os.environ.get("STEPWELL_TOKEN_HOURS", "12"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stepwell.web import measurement, stepping, views
+from stepwell.web import measurement, safety, safety_plan, stepping, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -40,4 +40,18 @@ urlpatterns = [
         name="conference-item",
     ),
     path("break-glass/", views.break_glass, name="break-glass"),
+    path("safety/tasks/", safety.task_list, name="safety-tasks"),
+    path("safety/tasks/<int:task_id>/", safety.task_detail, name="safety-task"),
+    path("safety/undelivered/", safety.undelivered, name="safety-undelivered"),
+    path("patients/<int:patient_id>/concerns/", safety.concern_create, name="concern-create"),
+    path(
+        "patients/<int:patient_id>/safety-plan/",
+        safety_plan.safety_plan_page,
+        name="safety-plan",
+    ),
+    path(
+        "patients/<int:patient_id>/safety-plan/print/",
+        safety_plan.safety_plan_print,
+        name="safety-plan-print",
+    ),
 ]

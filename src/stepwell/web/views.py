@@ -30,6 +30,8 @@ from stepwell.apps.network.models import Site
 from stepwell.apps.patients import selectors
 from stepwell.apps.patients.models import Patient
 from stepwell.apps.peers.selectors import peers_supervised_by
+from stepwell.apps.safety.selectors import own_concerns, patient_open_risk
+from stepwell.apps.safety.services import CONCERN_ROLES
 from stepwell.apps.stepping.conferences import conference_outcomes_for_patient
 from stepwell.apps.stepping.selectors import patient_recommendations
 from stepwell.domain.access.policy import Role, Scope, View, policy_for
@@ -176,7 +178,13 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         record = selectors.patient_detail(user=user, patient_id=patient_id, now=now)
     except NotFound:
         raise Http404 from None
-    context: dict[str, Any] = {"record": record}
+    context: dict[str, Any] = {
+        "record": record,
+        "open_risk": patient_open_risk(user=user, patient_id=patient_id, now=now),
+        "may_raise_concern": user.role in CONCERN_ROLES,
+    }
+    if user.role in {Role.PEER, Role.CHW}:
+        context["own_concerns"] = own_concerns(user=user, patient_id=patient_id, now=now)
     if record.view is View.FULL:
         context |= {
             "measures": assessment_summary(user=user, patient_id=patient_id, now=now),

@@ -23,6 +23,8 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=32, choices=RoleChoices.choices)
     preferred_language = models.CharField(max_length=8, default="en")
+    # Where staff receive urgent notifications (safety tasks) by SMS; e-mail uses ``email``.
+    phone = models.CharField(max_length=32, blank=True)
     sites = models.ManyToManyField(
         "network.Site", through="accounts.SiteMembership", related_name="members", blank=True
     )

@@ -14,6 +14,7 @@ from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
 from stepwell.apps.measurement.models import Assessment, CaptureMode
 from stepwell.apps.measurement.registry import instrument as find_instrument
 from stepwell.apps.patients.models import Episode, EpisodeStatus
+from stepwell.apps.safety.services import signals_from_assessment
 from stepwell.domain.access.policy import Role, View, policy_for
 from stepwell.domain.instruments.scoring import Answer, AnswerError, score
 from stepwell.domain.records import FieldProblem
@@ -98,4 +99,6 @@ def assessment_record(
         object_id=assessment.pk,
         details={"instrument": definition.code, "version": definition.version},
     )
+    # In the same transaction: an item-9 answer is never stored without its safety event.
+    signals_from_assessment(assessment, definition, actor=actor, now=now)
     return assessment

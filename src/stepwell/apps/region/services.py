@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -23,6 +23,7 @@ from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.network.models import Site
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient, StepChange
 from stepwell.apps.peers.models import PeerMatch
+from stepwell.apps.safety.models import OnCallShift, SafetyCover
 from stepwell.domain.synthetic.assessments import AssessmentSpec
 from stepwell.domain.synthetic.region import Region
 
@@ -50,6 +51,41 @@ def database_is_empty() -> bool:
 
 
 @transaction.atomic
+def _safety_cover(region: Region, site_ids: list[int], user_ids: list[int], now: datetime) -> None:
+    """Every site gets a two-week on-call rota (daily shifts from 08:00, rotating through
+    the site's clinicians) and a fallback owner from the largest team (the regional
+    hospital), so a safety signal in the demo always has someone to go to and someone
+    else to escalate to."""
+    by_site: dict[int, list[int]] = {}
+    for i, s in enumerate(region.staff):
+        if s.role == "clinician":
+            for site in s.sites:
+                by_site.setdefault(site, []).append(user_ids[i])
+    backup = max(by_site.values(), key=len) if by_site else []
+    start = now.replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    shifts: list[OnCallShift] = []
+    covers: list[SafetyCover] = []
+    for index, site_id in enumerate(site_ids):
+        team = by_site.get(index) or backup
+        if not team:
+            continue
+        fallback = backup[0] if team is not backup else team[-1]
+        if len(team) > 1:
+            team = [uid for uid in team if uid != fallback]
+        covers.append(SafetyCover(site_id=site_id, fallback_owner_id=fallback))
+        shifts.extend(
+            OnCallShift(
+                site_id=site_id,
+                clinician_id=team[day % len(team)],
+                starts_at=start + timedelta(days=day),
+                ends_at=start + timedelta(days=day + 1),
+            )
+            for day in range(15)
+        )
+    SafetyCover.objects.bulk_create(covers)
+    OnCallShift.objects.bulk_create(shifts)
+
+
 def region_store(
     *,
     region: Region,
@@ -95,11 +131,16 @@ def region_store(
                 password=password if s.username in demo_names else "!",
                 is_staff=s.role == "admin",
                 is_superuser=s.role == "admin",
+                # Synthetic contact details (reserved example domain, fictional 555 numbers)
+                # so safety notifications have somewhere to go in the demo outbox.
+                email=f"{s.username}@example.org",
+                phone=f"+1555{i:07d}",
             )
-            for s in region.staff
+            for i, s in enumerate(region.staff)
         ]
     )
     user_ids = [u.pk for u in users]
+    _safety_cover(region, site_ids, user_ids, now)
     SiteMembership.objects.bulk_create(
         [
             SiteMembership(user_id=user_ids[i], site_id=site_ids[site])

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
+from django.utils import translation
+from django.utils.translation import ngettext
 
 from stepwell.apps.access.selectors import visibility_for
 from stepwell.apps.accounts.models import User
@@ -20,6 +22,8 @@ from stepwell.apps.audit.services import audit_record_many
 from stepwell.apps.core.errors import NotFound
 from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.patients.models import Episode, EpisodeStatus, StepChange
+from stepwell.apps.safety.models import EscalationTask, TaskStatus
+from stepwell.apps.safety.selectors import open_risk_by_patient
 from stepwell.apps.stepping.models import EpisodeFlag, Recommendation
 from stepwell.apps.stepping.protocols import active_protocol
 from stepwell.domain.access.policy import Scope, View
@@ -131,8 +135,16 @@ def caseload(
     qs: QuerySet[Episode] = Episode.objects.exclude(status=EpisodeStatus.DISCHARGED).filter(
         patient__in=vis.patients
     )
+    # An unresolved safety task puts the patient at risk whatever the last review said (a
+    # later item-9 = 0 does not clear risk raised by a concern or by crisis language).
+    open_task = Exists(
+        EscalationTask.objects.filter(patient_id=OuterRef("patient_id")).exclude(
+            status=TaskStatus.RESOLVED
+        )
+    )
     if flag:
-        qs = qs.filter(Exists(EpisodeFlag.objects.filter(episode_id=OuterRef("pk"), code=flag)))
+        flagged = Exists(EpisodeFlag.objects.filter(episode_id=OuterRef("pk"), code=flag))
+        qs = qs.filter(flagged | open_task if flag == "safety-risk" else flagged)
     if site_id is not None:
         qs = qs.filter(site_id=site_id)
     if step is not None:
@@ -147,7 +159,9 @@ def caseload(
                 .values("changed_at")[:1]
             ),
         )
-        .order_by(*SORTS.get(sort, SORTS["flags"]))
+        .order_by(
+            *((open_task.desc(),) if sort == "flags" else ()), *SORTS.get(sort, SORTS["flags"])
+        )
         .values_list(
             "id",
             "patient_id",
@@ -172,6 +186,19 @@ def caseload(
         .values_list("episode_id", "code", "reasons", "protocol_version")
     ):
         flags[episode_id].append(FlagView(code, reason_texts(reasons, language, protocol), version))
+    for pid, risk in open_risk_by_patient(patient_ids).items():
+        with translation.override(language):
+            text = ngettext(
+                "%(n)s unresolved safety task (most severe: %(severity)s)",
+                "%(n)s unresolved safety tasks (most severe: %(severity)s)",
+                risk.count,
+            ) % {"n": risk.count, "severity": risk.severity}
+        for eid in (e[0] for e in episodes if e[1] == pid):
+            current = next((f for f in flags[eid] if f.code == "safety-risk"), None)
+            if current is None:
+                flags[eid].append(FlagView("safety-risk", [text], protocol.version))
+            else:
+                current.reasons.insert(0, text)
     rows = []
     for eid, pid, record, given, family, site, on_step, next_review, since, created, _ in episodes:
         rows.append(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from stepwell.domain.content_files import ContentFileError, FileReader, Text
 from stepwell.domain.instruments.model import Instrument
+from stepwell.domain.safety.escalation import SafetyRules, parse_safety_rules
 
 STEPS = (1, 2, 3, 4)
 
@@ -107,6 +108,7 @@ class Protocol:
     disengaged_no_shows: int
     disengaged_unanswered: int
     texts: Mapping[str, Text]
+    safety: SafetyRules
 
     @property
     def label(self) -> str:
@@ -316,6 +318,7 @@ def parse_protocol(data: object, *, source: str, instruments: Mapping[str, Instr
             disengaged, "unanswered_check_ins", "flags.disengaged.unanswered_check_ins"
         ),
         texts=r.texts(data),
+        safety=parse_safety_rules(r, r.get(data, "safety", "safety", dict), set(instruments)),
     )
     if protocol.urgent_review_within_days < 0:
         raise r.fail("rules.urgent_escalation.review_within_days", "must be 0 or more")

@@ -5,19 +5,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from stepwell.apps.accounts.models import User
 from stepwell.apps.region.services import DEMO_PASSWORD
 
 _ROLES = (
-    ("demo-clinician", "clinician: patients of Pinecrest Health Post, episodes, step history"),
+    ("demo-clinician", "clinician: patients of Pinecrest Health Post, safety tasks, steps"),
     ("demo-coordinator", "care coordinator: the caseload of their site"),
     ("demo-chw", "community health worker: patients of their catchment"),
     ("demo-peer", "peer supporter: only matched patients, only what they shared"),
     ("demo-supervisor", "peer supervisor: the peers they supervise"),
     ("demo-manager", "programme manager: aggregates only"),
-    ("demo-admin", "administrator: sites, users, break-the-glass access"),
+    ("demo-admin", "administrator: sites, users, on-call roster, undelivered messages"),
     ("demo-patient", "patient: their own record"),
 )
 
@@ -36,4 +37,8 @@ class Command(BaseCommand):
         for username, what in _ROLES:
             if username in present:
                 self.stdout.write(f"  {username:<18} {what}")
+        self.stdout.write(
+            f"Notifications (SMS, e-mail) are written to {settings.STEPWELL_OUTBOX_DIR}/ by "
+            "`stepwell worker`, which `make demo` runs beside the server."
+        )
         self.stdout.write("")

@@ -1,0 +1,160 @@
+"""The outbox: queue a message in the caller's transaction, deliver it later, exactly once.
+
+Delivery is claim → send → mark, each step its own committed write:
+- a claim is a compare-and-set on rows still claimable, so two workers never take one row;
+- a claim older than the lease is claimable again (the worker that took it died);
+- the gateway gets the message key as an idempotency key (see ``gateways``), so a message
+  sent just before a crash and sent again after it reaches its recipient once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+from django.db.models import Q
+
+from stepwell.apps.accounts.models import User
+from stepwell.apps.core.errors import NotFound
+from stepwell.apps.outbox.gateways import OutgoingMessage, gateway_for
+from stepwell.apps.outbox.models import DeliveryStatus, Notification, OutChannel
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # a claim older than this belongs to a worker that died
+
+
+def notification_enqueue(
+    *,
+    key: str,
+    channel: str,
+    recipient: User,
+    subject: str,
+    body: str,
+    ref_type: str,
+    ref_id: int,
+    now: datetime,
+) -> Notification:
+    """Queue one message (idempotent on ``key``). Call inside the transaction that caused
+    it. A recipient without an address for ``channel`` gets a row marked failed at once,
+    so the gap shows on the undelivered list instead of vanishing."""
+    existing = Notification.objects.filter(key=key).first()
+    if existing is not None:
+        return existing
+    address = recipient.phone if channel == OutChannel.SMS else recipient.email
+    missing = not address.strip()
+    return Notification.objects.create(
+        key=key,
+        channel=channel,
+        recipient=recipient,
+        address=address.strip(),
+        subject=subject,
+        body=body,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        status=DeliveryStatus.FAILED if missing else DeliveryStatus.PENDING,
+        last_error=(
+            ("no phone number on file" if channel == OutChannel.SMS else "no e-mail on file")
+            if missing
+            else ""
+        ),
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def _claimable(now: datetime, lease: timedelta) -> Q:
+    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) | Q(
+        status=DeliveryStatus.CLAIMED, claimed_at__lt=now - lease
+    )
+
+
+def outbox_claim(
+    *, now: datetime, limit: int = 100, lease: timedelta = LEASE
+) -> list[Notification]:
+    """Take up to ``limit`` due messages for this worker; the claim is committed at once."""
+    ids = list(
+        Notification.objects.filter(_claimable(now, lease))
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    if not ids:
+        return []
+    token = uuid4().hex
+    Notification.objects.filter(_claimable(now, lease), id__in=ids).update(
+        status=DeliveryStatus.CLAIMED, claimed_at=now, claim_token=token
+    )
+    return list(Notification.objects.filter(claim_token=token, status=DeliveryStatus.CLAIMED))
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0  # attempts that failed (retried later or given up)
+
+
+def outbox_deliver(
+    *,
+    now: datetime,
+    retry_delay: Callable[[int], timedelta | None],
+    limit: int = 100,
+    lease: timedelta = LEASE,
+) -> DeliveryReport:
+    """Claim due messages and hand each to its channel's gateway.
+
+    ``retry_delay(attempts)`` is the wait after that many failed attempts, or None to give
+    up (status failed; it stays on the undelivered list, from which an admin may retry).
+    """
+    report = DeliveryReport()
+    for n in outbox_claim(now=now, limit=limit, lease=lease):
+        mine = Notification.objects.filter(pk=n.pk, claim_token=n.claim_token)
+        message = OutgoingMessage(n.key, n.channel, n.address, n.subject, n.body)
+        try:
+            provider_id = gateway_for(n.channel).send(message)
+        except Exception as exc:  # any gateway failure is retried, never lost
+            attempts = n.attempts + 1
+            delay = retry_delay(attempts)
+            mine.update(
+                status=DeliveryStatus.FAILED if delay is None else DeliveryStatus.PENDING,
+                attempts=attempts,
+                next_attempt_at=now + (delay or timedelta(0)),
+                last_error=f"{type(exc).__name__}: {exc}"[:300],
+                claimed_at=None,
+                claim_token="",
+            )
+            report.failed += 1
+            # Ids and the error class only: the error text may quote an address.
+            log.warning(
+                "notification %s attempt %s failed (%s)", n.pk, attempts, type(exc).__name__
+            )
+            continue
+        mine.update(
+            status=DeliveryStatus.SENT,
+            attempts=n.attempts + 1,
+            sent_at=now,
+            provider_id=str(provider_id)[:100],
+            last_error="",
+            claim_token="",
+        )
+        report.sent += 1
+    return report
+
+
+def notification_retry(*, notification_id: int, now: datetime) -> Notification:
+    """Put a failed message back in the queue (an admin action after fixing an address)."""
+    n = Notification.objects.filter(pk=notification_id).select_related("recipient").first()
+    if n is None:
+        raise NotFound("notification")
+    if n.status != DeliveryStatus.FAILED:
+        return n
+    if n.recipient is not None:
+        n.address = (
+            n.recipient.phone if n.channel == OutChannel.SMS else n.recipient.email
+        ).strip()
+    n.status = DeliveryStatus.PENDING if n.address else DeliveryStatus.FAILED
+    n.next_attempt_at = now
+    n.save(update_fields=["address", "status", "next_attempt_at"])
+    return n

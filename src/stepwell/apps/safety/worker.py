@@ -1,0 +1,25 @@
+"""One pass of the background worker: escalate overdue safety tasks, then deliver the
+outbox. ``stepwell worker`` runs it in a loop; tests call it with an injected clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from stepwell.apps.outbox.services import outbox_deliver
+from stepwell.apps.safety.services import tasks_escalate_overdue
+from stepwell.apps.stepping.protocols import active_protocol
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    escalated: int
+    sent: int
+    failed: int
+
+
+def worker_tick(*, now: datetime, batch: int = 100) -> TickReport:
+    """Escalate first, so an escalation's notifications go out in the same pass."""
+    escalated = tasks_escalate_overdue(now=now)
+    report = outbox_deliver(now=now, retry_delay=active_protocol().safety.retry_delay, limit=batch)
+    return TickReport(len(escalated), report.sent, report.failed)
