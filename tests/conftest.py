@@ -14,6 +14,8 @@ from django.test import Client
 from django.utils import timezone
 
 from stepwell.apps.accounts.models import SiteMembership, User
+from stepwell.apps.measurement.models import Assessment
+from stepwell.apps.measurement.services import assessment_record
 from stepwell.apps.network.models import Site
 from stepwell.apps.outbox.gateways import OutgoingMessage
 from stepwell.apps.patients.models import CareTeamMember, Patient
@@ -88,6 +90,22 @@ def open_episode(actor: User, patient: Patient, site: Site, step: int = 2) -> No
             reason="Baseline in the moderate range.",
         ),
         now=NOW,
+    )
+
+
+def record_phq9(
+    network: Network, patient: str, answers: list[int], days_ago: int = 0, who: str = "clinician"
+) -> Assessment:
+    """A PHQ-9 for ``patient`` taken ``days_ago`` days ago, through the real service."""
+    now = timezone.now()
+    return assessment_record(
+        actor=network.users[who],
+        patient_id=network.patients[patient].pk,
+        instrument_code="PHQ-9",
+        answers=answers,
+        taken_at=now - timedelta(days=days_ago),
+        mode="clinician",
+        now=now,
     )
 
 

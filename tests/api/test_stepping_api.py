@@ -20,12 +20,11 @@ from django.utils import timezone
 
 from stepwell.api.stepping import CaseloadOut
 from stepwell.apps.audit.models import AuditEvent
-from stepwell.apps.measurement.services import assessment_record
 from stepwell.apps.patients.models import Episode, StepChange
 from stepwell.apps.stepping import protocols
 from stepwell.apps.stepping.models import EpisodeFlag, Recommendation, StepDecision
 from stepwell.apps.stepping.services import episodes_review_all
-from tests.conftest import Network, open_episode, register, token_for
+from tests.conftest import Network, open_episode, record_phq9, register, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPWELL = str(Path(sys.executable).with_name("stepwell"))
@@ -47,16 +46,7 @@ def _age_step(episode: Episode, days: int) -> None:
 
 
 def _phq9(network: Network, patient: str, days_ago: int, answers: list[int]) -> int:
-    now = timezone.now()
-    return assessment_record(
-        actor=network.users["clinician"],
-        patient_id=network.patients[patient].pk,
-        instrument_code="PHQ-9",
-        answers=answers,
-        taken_at=now - timedelta(days=days_ago),
-        mode="clinician",
-        now=now,
-    ).pk
+    return record_phq9(network, patient, answers, days_ago=days_ago).pk
 
 
 def _not_improving(network: Network) -> tuple[Episode, list[int]]:

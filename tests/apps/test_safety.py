@@ -24,7 +24,7 @@ from stepwell.apps.safety.models import EscalationTask, SafetyEvent
 from stepwell.apps.safety.services import concern_raise, crisis_text_screen
 from stepwell.apps.safety.worker import worker_tick
 from stepwell.apps.stepping.selectors import caseload
-from tests.conftest import Cover, Network, RecordingGateway, token_for
+from tests.conftest import Cover, Network, RecordingGateway, record_phq9, token_for
 
 PHQ9_ITEM9_3 = [0, 0, 0, 0, 0, 0, 0, 0, 3]
 
@@ -157,17 +157,8 @@ def test_event_is_in_the_same_transaction_as_the_assessment(
 
 
 def test_severe_worsening_raises_its_own_event(network: Network, cover: Cover) -> None:
-    now = timezone.now()
     for days, answers in ((14, [1, 1, 1, 0, 0, 0, 0, 0, 0]), (0, [2, 2, 2, 2, 2, 1, 1, 1, 0])):
-        assessment_record(
-            actor=network.users["clinician"],
-            patient_id=network.patients["a1"].pk,
-            instrument_code="PHQ-9",
-            answers=answers,
-            taken_at=now - timedelta(days=days),
-            mode="clinician",
-            now=now,
-        )
+        record_phq9(network, "a1", answers, days_ago=days)
     event = SafetyEvent.objects.get()
     assert event.source == "severe-worsening"
     assert event.details == {"measure": "PHQ-9", "before": 3, "after": 13, "rise": 10}

@@ -10,7 +10,6 @@ from django.test import Client
 from django.utils import timezone
 
 from stepwell.apps.audit.models import AuditEvent
-from stepwell.apps.measurement.services import assessment_record
 from stepwell.apps.patients.models import Episode, StepChange
 from stepwell.apps.stepping.models import (
     CaseConference,
@@ -19,7 +18,7 @@ from stepwell.apps.stepping.models import (
     StepDecision,
 )
 from stepwell.apps.stepping.services import episodes_review_all
-from tests.conftest import Network
+from tests.conftest import Network, record_phq9
 
 
 def _client(network: Network, who: str) -> Client:
@@ -36,17 +35,9 @@ def _step3_not_responding(network: Network) -> Episode:
     StepChange.objects.filter(episode=episode).update(
         to_step=3, changed_at=timezone.now() - timedelta(days=60)
     )
-    now = timezone.now()
     for days, answers in ((60, [2] * 9), (1, [2] * 7 + [1, 1])):
-        assessment_record(
-            actor=network.users["clinician"],
-            patient_id=network.patients["a1"].pk,
-            instrument_code="PHQ-9",
-            answers=answers,
-            taken_at=now - timedelta(days=days),
-            mode="clinician",
-            now=now,
-        )
+        record_phq9(network, "a1", answers, days_ago=days)
+    now = timezone.now()
     episodes_review_all(now=now)
     episode.refresh_from_db()
     return episode

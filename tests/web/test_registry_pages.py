@@ -10,11 +10,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from stepwell.apps.measurement.services import assessment_record
 from stepwell.apps.patients.models import StepChange
 from stepwell.apps.stepping.models import Recommendation
 from stepwell.apps.stepping.services import episodes_review_all
-from tests.conftest import Network, open_episode, register
+from tests.conftest import Network, open_episode, record_phq9, register
 
 
 def _client(network: Network, who: str = "clinician") -> Client:
@@ -29,17 +28,9 @@ def _not_improving(network: Network) -> int:
     StepChange.objects.filter(episode=episode).update(
         changed_at=timezone.now() - timedelta(days=56)
     )
-    now = timezone.now()
     for days, answers in ((56, [2, 2, 2, 2, 2, 2, 1, 1, 0]), (0, [2, 2, 2, 2, 2, 1, 1, 1, 0])):
-        assessment_record(
-            actor=network.users["clinician"],
-            patient_id=network.patients["a1"].pk,
-            instrument_code="PHQ-9",
-            answers=answers,
-            taken_at=now - timedelta(days=days),
-            mode="clinician",
-            now=now,
-        )
+        record_phq9(network, "a1", answers, days_ago=days)
+    now = timezone.now()
     episodes_review_all(now=now)
     return episode.pk
 

@@ -18,14 +18,9 @@ from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
 from stepwell.apps.outbox.services import notification_retry
 from stepwell.apps.safety import selectors, services
 from stepwell.domain.access.policy import Role
-from stepwell.web.views import current_language, current_user
+from stepwell.web.views import current_language, current_user, report_problems
 
 STATUS_CHOICES = ("unresolved", "open", "acknowledged", "resolved", "all")
-
-
-def _report(request: HttpRequest, exc: InvalidInput) -> None:
-    for problem in exc.problems:
-        messages.error(request, f"{problem.field}: {problem.message}")
 
 
 @login_required
@@ -93,7 +88,7 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
         except Forbidden as exc:
             messages.error(request, str(exc))
         except InvalidInput as exc:
-            _report(request, exc)
+            report_problems(request, exc)
         return redirect("safety-task", task_id=task_id)
     now = timezone.now()
     try:
@@ -129,7 +124,7 @@ def concern_create(request: HttpRequest, patient_id: int) -> HttpResponse:
     except Forbidden as exc:
         messages.error(request, str(exc))
     except InvalidInput as exc:
-        _report(request, exc)
+        report_problems(request, exc)
     else:
         messages.success(
             request, _("Your concern was sent to the clinician on call. Thank you for raising it.")

@@ -22,7 +22,7 @@ from stepwell.apps.stepping import conferences, selectors, services
 from stepwell.apps.stepping.protocols import active_protocol, protocol_error
 from stepwell.domain.access.policy import policy_for
 from stepwell.web.forms import FLAG_LABELS, RegistryFilterForm
-from stepwell.web.views import current_language, current_user
+from stepwell.web.views import current_language, current_user, report_problems
 
 PAGE_SIZE = 50
 
@@ -34,11 +34,6 @@ def _back(request: HttpRequest) -> HttpResponse:
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return redirect(referer if referer and safe else "/")
-
-
-def _report(request: HttpRequest, exc: InvalidInput) -> None:
-    for problem in exc.problems:
-        messages.error(request, f"{problem.field}: {problem.message}")
 
 
 @login_required
@@ -126,7 +121,7 @@ def step_decision(request: HttpRequest, episode_id: int) -> HttpResponse:
     except (NotFound, Forbidden):
         raise Http404 from None
     except InvalidInput as exc:
-        _report(request, exc)
+        report_problems(request, exc)
         return _back(request)
     if made.decision == "accept":
         messages.success(request, _("Recommendation accepted; the step history records it."))
@@ -225,7 +220,7 @@ def _conference_write(request: HttpRequest, write: Callable[[], object], done: s
     except (NotFound, Forbidden):
         raise Http404 from None
     except InvalidInput as exc:
-        _report(request, exc)
+        report_problems(request, exc)
     else:
         messages.success(request, done)
 

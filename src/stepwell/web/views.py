@@ -47,6 +47,12 @@ def current_language() -> str:
     return language if language in dict(settings.LANGUAGES) else "en"
 
 
+def report_problems(request: HttpRequest, exc: InvalidInput) -> None:
+    """Show each problem of a refused form as a message naming its field."""
+    for problem in exc.problems:
+        messages.error(request, f"{problem.field}: {problem.message}")
+
+
 def current_user(request: HttpRequest) -> User:
     """The logged-in user (views using this are behind login_required)."""
     user = request.user

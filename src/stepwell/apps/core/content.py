@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import yaml
 from django.conf import settings
 
+from stepwell.domain.content_files import ContentFileError
 from stepwell.domain.metrics.suppression import SuppressionRule, rule_from_dict
 from stepwell.domain.safety.crisis import CrisisLexicon, parse_lexicon
 from stepwell.domain.safety.screen import RiskScreen, parse_risk_screen
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def content_path(*parts: str) -> Path:
@@ -45,3 +51,58 @@ def risk_screen() -> RiskScreen:
     """The structured risk screen recorded on escalation tasks (read once per process)."""
     path = content_path("safety", "risk_screen.yaml")
     return parse_risk_screen(load_yaml(path), source=str(path))
+
+
+def read_content_yaml(path: Path, error: type[ContentFileError]) -> Any:
+    """The parsed YAML of a content file; ``error`` (naming the file) when it cannot be read
+    or is not YAML."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
+
+
+class WatchedFile(Generic[T]):
+    """A content file named by a setting, re-read when it changes (path or mtime).
+
+    A changed file that fails validation does not replace the one in force: the last good
+    one stays, and ``error()`` says what is wrong (file and field) for pages and the CLI.
+    Only a process that has never loaded a good file fails (the file's error class).
+    """
+
+    def __init__(
+        self,
+        path: Callable[[], Path],
+        load: Callable[[Path], T],
+        error: type[ContentFileError],
+        what: str,
+    ) -> None:
+        self._path, self._load, self._error, self._what = path, load, error, what
+        self._key: tuple[str, float] | None = None
+        self._value: T | None = None
+        self._message = ""
+
+    def get(self) -> T:
+        path = self._path()
+        try:
+            key = (str(path), path.stat().st_mtime)
+        except OSError:
+            key = (str(path), -1.0)
+        if key != self._key:
+            self._key = key
+            try:
+                self._value = self._load(path)
+                self._message = ""
+            except self._error as exc:
+                self._message = str(exc)
+                log.error("%s rejected, the previous one stays in force: %s", self._what, exc)
+        if self._value is None:
+            raise self._error(self._message)
+        return self._value
+
+    def error(self) -> str:
+        """Why the current file was rejected ("" when it is the one in force)."""
+        self.get()
+        return self._message

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -26,6 +25,7 @@ from django.db.models import Max
 from stepwell.apps.access.selectors import active_break_glass, visibility_for
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.services import audit_record
+from stepwell.apps.core.content import WatchedFile, read_content_yaml
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
 from stepwell.apps.patients.models import Patient
 from stepwell.apps.patients.selectors import PatientRecord, patient_detail
@@ -55,25 +55,17 @@ def may_edit_safety_plans(role: str) -> bool:
 # --- Crisis numbers ----------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _State:
-    key: tuple[str, float] | None = None
-    lines: CrisisLines | None = None
-    error: str = ""
-
-
-_state = _State()
-
-
 def load_crisis_lines_file(path: Path) -> CrisisLines:
     """Parse and validate one crisis-lines file. Raises CrisisLinesError naming file and field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CrisisLinesError(f"{path}: cannot be read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise CrisisLinesError(f"{path}: not valid YAML: {exc}") from None
-    return parse_crisis_lines(data, source=str(path))
+    return parse_crisis_lines(read_content_yaml(path, CrisisLinesError), source=str(path))
+
+
+_crisis_lines = WatchedFile(
+    lambda: Path(settings.STEPWELL_CRISIS_LINES_FILE),
+    load_crisis_lines_file,
+    CrisisLinesError,
+    "crisis-lines file",
+)
 
 
 def crisis_lines() -> CrisisLines:
@@ -81,28 +73,12 @@ def crisis_lines() -> CrisisLines:
 
     Raises CrisisLinesError only when this process has never read a good file.
     """
-    path = Path(settings.STEPWELL_CRISIS_LINES_FILE)
-    try:
-        key = (str(path), path.stat().st_mtime)
-    except OSError:
-        key = (str(path), -1.0)
-    if key != _state.key:
-        _state.key = key
-        try:
-            _state.lines = load_crisis_lines_file(path)
-            _state.error = ""
-        except CrisisLinesError as exc:
-            _state.error = str(exc)
-            log.error("crisis-lines file rejected, previous numbers stay in use: %s", exc)
-    if _state.lines is None:
-        raise CrisisLinesError(_state.error)
-    return _state.lines
+    return _crisis_lines.get()
 
 
 def crisis_lines_error() -> str:
     """Why the current crisis-lines file was refused ("" when it is the one in use)."""
-    crisis_lines()
-    return _state.error
+    return _crisis_lines.error()
 
 
 # --- Writes ------------------------------------------------------------------------------
