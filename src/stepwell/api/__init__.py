@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 import stepwell
-from stepwell.api import errors, measurement, safety, safety_plan, stepping
+from stepwell.api import errors, measurement, safety, safety_plan, stepping, sync
 from stepwell.api.routes import auth_router, router
 
 api = NinjaAPI(
@@ -22,3 +22,4 @@ api.add_router("/", measurement.router)
 api.add_router("/", stepping.router)
 api.add_router("/", safety.router)
 api.add_router("/", safety_plan.router)
+api.add_router("/", sync.router)

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "stepwell.apps.stepping",
     "stepwell.apps.outbox",
     "stepwell.apps.safety",
+    "stepwell.apps.sync",
     "stepwell.apps.region",
     "stepwell.web",
 ]
