@@ -18,7 +18,7 @@ from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.measurement.services import assessment_record
 from stepwell.apps.outbox.gateways import FileGateway, OutgoingMessage
 from stepwell.apps.outbox.models import Notification
-from stepwell.apps.outbox.services import LEASE, outbox_claim
+from stepwell.apps.outbox.services import claim_lease, outbox_claim
 from stepwell.apps.safety import selectors
 from stepwell.apps.safety.models import EscalationTask, SafetyEvent
 from stepwell.apps.safety.services import concern_raise, crisis_text_screen
@@ -297,8 +297,8 @@ def test_worker_killed_between_claimed_and_sent_delivers_once_after_restart(
     # A restarted worker does not take another's fresh claim (it might still be sending)…
     assert worker_tick(now=now + timedelta(seconds=10)).sent == 0
     # …but does once the claim's lease has run out.
-    assert worker_tick(now=now + LEASE + timedelta(seconds=1)).sent == 2
-    assert worker_tick(now=now + 2 * LEASE + timedelta(seconds=2)).sent == 0
+    assert worker_tick(now=now + claim_lease() + timedelta(seconds=1)).sent == 2
+    assert worker_tick(now=now + 2 * claim_lease() + timedelta(seconds=2)).sent == 0
     assert len(RecordingGateway.sent) == 2
 
 

@@ -193,6 +193,8 @@ STEPWELL_SMS_GATEWAY = os.environ.get(
 STEPWELL_EMAIL_GATEWAY = os.environ.get(
     "STEPWELL_EMAIL_GATEWAY", "stepwell.apps.outbox.gateways.FileGateway"
 )
+# A message claimed longer ago than this (seconds) belongs to a worker that died: retaken.
+STEPWELL_OUTBOX_LEASE_SECONDS = int(os.environ.get("STEPWELL_OUTBOX_LEASE_SECONDS", "300"))
 STEPWELL_OUTBOX_DIR = Path(os.environ.get("STEPWELL_OUTBOX_DIR", str(VAR_DIR / "outbox")))
 # Base address written into notifications ("open Stepwell at …/safety/tasks/12/").
 STEPWELL_BASE_URL = os.environ.get("STEPWELL_BASE_URL", "http://127.0.0.1:8000")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
+from django.conf import settings
 from django.db.models import Q
 
 from stepwell.apps.accounts.models import User
@@ -24,7 +25,10 @@ from stepwell.apps.outbox.models import DeliveryStatus, Notification, OutChannel
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)  # a claim older than this belongs to a worker that died
+
+def claim_lease() -> timedelta:
+    """How old a claim must be before another worker takes it over (its worker died)."""
+    return timedelta(seconds=settings.STEPWELL_OUTBOX_LEASE_SECONDS)
 
 
 def notification_enqueue(
@@ -73,9 +77,10 @@ def _claimable(now: datetime, lease: timedelta) -> Q:
 
 
 def outbox_claim(
-    *, now: datetime, limit: int = 100, lease: timedelta = LEASE
+    *, now: datetime, limit: int = 100, lease: timedelta | None = None
 ) -> list[Notification]:
     """Take up to ``limit`` due messages for this worker; the claim is committed at once."""
+    lease = lease or claim_lease()
     ids = list(
         Notification.objects.filter(_claimable(now, lease))
         .order_by("next_attempt_at", "id")
@@ -101,7 +106,7 @@ def outbox_deliver(
     now: datetime,
     retry_delay: Callable[[int], timedelta | None],
     limit: int = 100,
-    lease: timedelta = LEASE,
+    lease: timedelta | None = None,
 ) -> DeliveryReport:
     """Claim due messages and hand each to its channel's gateway.
 
