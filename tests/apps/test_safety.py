@@ -438,3 +438,19 @@ def test_risk_from_a_concern_survives_a_later_item9_of_zero(network: Network, co
     client.force_login(network.users["clinician"])
     page_html = client.get(f"/patients/{network.patients['a1'].pk}/").content.decode()
     assert 'data-testid="safety-banner"' in page_html
+
+
+def test_two_concerns_at_the_same_instant_are_two_tasks(network: Network, cover: Cover) -> None:
+    now = timezone.now()
+    for text in ("Missed group and not answering", "Her sister called worried"):
+        concern_raise(
+            actor=network.users["peer"],
+            patient_id=network.patients["a1"].pk,
+            text=text,
+            urgency="soon",
+            now=now,
+        )
+    assert sorted(EscalationTask.objects.values_list("event__note", flat=True)) == [
+        "Her sister called worried",
+        "Missed group and not answering",
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -322,12 +323,13 @@ def concern_raise(
         raise InvalidInput(problems)
     rules, _label = _rules()
     manual = actor.role in {Role.CLINICIAN, Role.COORDINATOR}
-    # Unique per actor and instant: a double-submitted form within the same second is one.
+    # Every concern is its own event: two raised in the same second must both reach someone
+    # (a double-submitted form makes two tasks, which is the safe side of the trade).
     return safety_event_raise(
         patient=patient,
         source=SignalSource.MANUAL if manual else SignalSource.CONCERN,
         severity=(rules.manual if manual else rules.concern)[urgency],
-        key=f"concern:{actor.pk}:{patient.pk}:{now.isoformat(timespec='seconds')}",
+        key=f"concern:{uuid4()}",
         now=now,
         raised_by=actor,
         details={"urgency": urgency, "role": actor.role},
