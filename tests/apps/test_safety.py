@@ -454,3 +454,20 @@ def test_two_concerns_at_the_same_instant_are_two_tasks(network: Network, cover:
         "Her sister called worried",
         "Missed group and not answering",
     ]
+
+
+def test_the_owner_sees_the_count_of_waiting_tasks_on_every_page(
+    network: Network, cover: Cover
+) -> None:
+    client = Client()
+    client.force_login(cover.on_call)
+    assert 'data-testid="safety-count"' not in client.get("/registry/").content.decode()
+    _record_item9(network)
+    page = client.get("/registry/").content.decode()
+    assert 'data-testid="safety-count" title="waiting for you">1</strong>' in page
+    from stepwell.apps.safety.services import task_acknowledge
+
+    task_acknowledge(
+        actor=cover.on_call, task_id=EscalationTask.objects.get().pk, now=timezone.now()
+    )
+    assert 'data-testid="safety-count"' not in client.get("/registry/").content.decode()

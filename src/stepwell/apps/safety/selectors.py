@@ -204,3 +204,9 @@ def undelivered(*, user: User, now: datetime) -> Undelivered:
         if t.owner_level + 1 >= len(t.owner_chain)
     ]
     return Undelivered(notifications, unowned, stuck)
+
+
+def my_open_task_count(user: User) -> int:
+    """How many tasks ``user`` owns and has not acknowledged yet (the in-app alert in the
+    page header). Ids only: no patient data is read."""
+    return EscalationTask.objects.filter(owner=user, status=TaskStatus.OPEN).count()
