@@ -282,6 +282,7 @@ def test_a_message_failing_every_attempt_ends_failed_and_an_admin_can_retry(
     RecordingGateway.failing = False
     n.refresh_from_db()
     assert n.status == "pending"
+    assert AuditEvent.objects.filter(action="notification.retried", object_id=str(n.pk)).exists()
     worker_tick(now=timezone.now() + timedelta(seconds=1))
     assert [m.channel for m in RecordingGateway.sent] == ["sms"]
 

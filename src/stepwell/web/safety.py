@@ -141,7 +141,9 @@ def undelivered(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     if request.method == "POST":
         try:
-            notification_retry(notification_id=int(request.POST.get("notification", "0")), now=now)
+            notification_retry(
+                actor=user, notification_id=int(request.POST.get("notification", "0")), now=now
+            )
         except (ValueError, NotFound):
             messages.error(request, _("notification: no such message"))
         else:

@@ -30,7 +30,7 @@ from stepwell.apps.network.models import Site
 from stepwell.apps.patients import selectors
 from stepwell.apps.patients.models import Patient
 from stepwell.apps.peers.selectors import peers_supervised_by
-from stepwell.apps.safety.selectors import own_concerns, patient_open_risk
+from stepwell.apps.safety.selectors import open_risk_by_patient, own_concerns
 from stepwell.apps.safety.services import CONCERN_ROLES
 from stepwell.apps.stepping.conferences import conference_outcomes_for_patient
 from stepwell.apps.stepping.selectors import patient_recommendations
@@ -186,7 +186,13 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         raise Http404 from None
     context: dict[str, Any] = {
         "record": record,
-        "open_risk": patient_open_risk(user=user, patient_id=patient_id, now=now),
+        # The banner: care-team views only (peers see their own concerns' status; the
+        # patient's page carries no risk flag). ``record`` has already passed the access check.
+        "open_risk": (
+            open_risk_by_patient([patient_id]).get(patient_id)
+            if record.view is View.FULL and user.role != Role.PATIENT
+            else None
+        ),
         "may_raise_concern": user.role in CONCERN_ROLES,
     }
     if user.role in {Role.PEER, Role.CHW}:

@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db.models import Q
 
 from stepwell.apps.accounts.models import User
+from stepwell.apps.audit.services import audit_record
 from stepwell.apps.core.errors import NotFound
 from stepwell.apps.outbox.gateways import OutgoingMessage, gateway_for
 from stepwell.apps.outbox.models import DeliveryStatus, Notification, OutChannel
+from stepwell.domain.access.policy import Role
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +150,11 @@ def outbox_deliver(
     return report
 
 
-def notification_retry(*, notification_id: int, now: datetime) -> Notification:
-    """Put a failed message back in the queue (an admin action after fixing an address)."""
+def notification_retry(*, actor: User, notification_id: int, now: datetime) -> Notification:
+    """Put a failed message back in the queue (an admin action after fixing an address).
+    Audited ``notification.retried``; NotFound for other roles, as for a missing message."""
     n = Notification.objects.filter(pk=notification_id).select_related("recipient").first()
-    if n is None:
+    if n is None or actor.role != Role.ADMIN:
         raise NotFound("notification")
     if n.status != DeliveryStatus.FAILED:
         return n
@@ -162,4 +165,12 @@ def notification_retry(*, notification_id: int, now: datetime) -> Notification:
     n.status = DeliveryStatus.PENDING if n.address else DeliveryStatus.FAILED
     n.next_attempt_at = now
     n.save(update_fields=["address", "status", "next_attempt_at"])
+    audit_record(
+        actor=actor,
+        action="notification.retried",
+        now=now,
+        object_type="notification",
+        object_id=n.pk,
+        details={"status": n.status},
+    )
     return n

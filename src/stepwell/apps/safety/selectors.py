@@ -22,6 +22,7 @@ from stepwell.apps.outbox.models import DeliveryStatus, Notification
 from stepwell.apps.safety.models import EscalationTask, SafetyEvent, TaskStatus
 from stepwell.apps.safety.services import TASK_ROLES
 from stepwell.domain.access.policy import Role, View
+from stepwell.domain.safety.escalation import SEVERITIES
 
 TASK_STATUSES = ("open", "unresolved", "acknowledged", "resolved", "all")
 
@@ -102,12 +103,10 @@ class OpenRisk:
     task_ids: tuple[int, ...]
 
 
-_SEVERITY_ORDER = {"high": 0, "moderate": 1, "routine": 2}
-
-
 def open_risk_by_patient(patient_ids: Iterable[int]) -> dict[int, OpenRisk]:
     """Open risk for patients the caller has already selected through ``visibility_for``
-    (no audit here: the caller's read is audited). One query."""
+    (no audit here: the caller's read is audited, e.g. ``patient.viewed`` for the banner on
+    a record, ``caseload.listed`` for the registry flag). One query."""
     rows: dict[int, list[tuple[int, str, datetime]]] = {}
     for pid, tid, severity, due in (
         EscalationTask.objects.filter(patient_id__in=list(patient_ids))
@@ -118,23 +117,12 @@ def open_risk_by_patient(patient_ids: Iterable[int]) -> dict[int, OpenRisk]:
     return {
         pid: OpenRisk(
             count=len(tasks),
-            severity=min((s for _t, s, _d in tasks), key=_SEVERITY_ORDER.__getitem__),
+            severity=min((s for _t, s, _d in tasks), key=SEVERITIES.index),
             due_at=min(d for _t, _s, d in tasks),
             task_ids=tuple(sorted(t for t, _s, _d in tasks)),
         )
         for pid, tasks in rows.items()
     }
-
-
-def patient_open_risk(*, user: User, patient_id: int, now: datetime) -> OpenRisk | None:
-    """The banner on a patient's record, for roles with the full view (a peer gets None:
-    peers see the status of their own concerns only)."""
-    vis = visibility_for(user, now=now)
-    if vis.policy.view is not View.FULL or user.role == Role.PATIENT:
-        return None
-    if not vis.patients.filter(pk=patient_id).exists():
-        raise NotFound("patient")
-    return open_risk_by_patient([patient_id]).get(patient_id)
 
 
 @dataclass(frozen=True, slots=True)

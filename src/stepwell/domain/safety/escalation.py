@@ -24,18 +24,6 @@ END_OF_WORKING_DAY = "end-of-working-day"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class Source:
-    """Where a safety signal came from (stored on the safety event)."""
-
-    ITEM_9 = "item-9"
-    CRISIS_LANGUAGE = "crisis-language"
-    SEVERE_WORSENING = "severe-worsening"
-    CONCERN = "concern"  # a peer's or CHW's "raise a concern"
-    MANUAL = "manual"  # a clinician's own flag
-
-    ALL = (ITEM_9, CRISIS_LANGUAGE, SEVERE_WORSENING, CONCERN, MANUAL)
-
-
 @dataclass(frozen=True, slots=True)
 class Deadline:
     """``minutes`` after the signal, or (when None) the end of the working day."""
