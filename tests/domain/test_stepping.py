@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stepwell.domain.stepping.engine import Contact, EpisodeState, Measurement, review
 from stepwell.domain.stepping.protocol import ProtocolFileError, parse_protocol
@@ -131,3 +133,59 @@ def test_a_bad_protocol_names_the_file_and_the_field(
         parse_protocol(edited(RAW, path, value), source="x/protocol.yaml", instruments=INSTRUMENTS)
     assert str(error.value).startswith("x/protocol.yaml: ")
     assert message in str(error.value)
+
+
+def _below_caseness_reference(
+    series: dict[str, list[Measurement]], primary: tuple[str, ...], since: datetime
+) -> list[tuple[Any, dict[str, Measurement]]]:
+    """The run as the rule reads: every assessment day since ``since``, newest first, while
+    each measure's last value on or before that day is below its caseness cut-off."""
+    days = sorted({m.taken_at.date() for s in series.values() for m in s if m.taken_at >= since})
+    run = []
+    for day in reversed(days):
+        values = {}
+        for code in primary:
+            before = [m for m in series.get(code, []) if m.taken_at.date() <= day]
+            cut = INSTRUMENTS[code].caseness_min
+            if not before or cut is None or before[-1].total >= cut:
+                return run
+            values[code] = before[-1]
+        run.append((day, values))
+    return run
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(
+            st.sampled_from(["PHQ-9", "GAD-7", "PHQ-15"]),
+            st.integers(min_value=0, max_value=200),  # days ago
+            st.integers(min_value=0, max_value=23),  # hour
+            st.integers(min_value=0, max_value=14),  # total
+        ),
+        max_size=25,
+    ),
+    step_days=st.integers(min_value=0, max_value=200),
+)
+def test_the_below_caseness_walk_matches_the_rule_read_literally(
+    data: list[tuple[str, int, int, int]], step_days: int
+) -> None:
+    """The engine finds the run's days lazily (most walks stop at the latest day); the days
+    and values must be those of the rule applied to every day."""
+    from stepwell.domain.stepping.engine import _below_caseness_run, _Context
+
+    series: dict[str, list[Measurement]] = {}
+    for k, (code, ago, hour, total) in enumerate(
+        sorted(data, key=lambda d: NOW - timedelta(days=d[1], hours=d[2]))
+    ):
+        at = NOW.replace(hour=0) - timedelta(days=ago) + timedelta(hours=hour)
+        band = INSTRUMENTS[code].band_for(total).code
+        series.setdefault(code, []).append(Measurement(k, code, at, total, band))
+    for s in series.values():
+        s.sort(key=lambda m: (m.taken_at, m.id))
+    episode = EpisodeState(step=2, step_since=_ago(step_days), in_care_since=_ago(200).date())
+    primary = PROTOCOL.steps[2].primary_measures
+    ctx = _Context(PROTOCOL, INSTRUMENTS, episode, NOW, series, primary)
+    assert _below_caseness_run(ctx) == _below_caseness_reference(
+        series, primary, ctx.window_start()
+    )

@@ -178,7 +178,9 @@ def id_list_condition(column: str, ids: Sequence[int]) -> tuple[str, Any]:
     limit on parameters never applies.
     """
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", list(ids)
+        # An array literal: the driver's list adapter inspected every element (a measurable
+        # share of a region-wide review, which passes 2,000 ids to several queries a chunk).
+        return f"{column} = ANY(%s::bigint[])", "{" + ",".join(map(str, map(int, ids))) + "}"
     return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(list(ids))
 
 

@@ -8,11 +8,16 @@ the pure engine, replace the episodes' open recommendations, flags and next revi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.util import Finalize
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from stepwell.apps.access.selectors import visible_patients
 from stepwell.apps.accounts.models import User
@@ -46,7 +51,7 @@ from stepwell.apps.stepping.protocols import active_protocol
 from stepwell.apps.stepping.selectors import reason_texts
 from stepwell.domain.access.policy import View, policy_for
 from stepwell.domain.records import FieldProblem
-from stepwell.domain.stepping.engine import Contact, Review, review
+from stepwell.domain.stepping.engine import Contact, Review, review_series
 from stepwell.domain.stepping.protocol import Protocol
 
 _CHUNK = 2000  # episodes evaluated and written per batch
@@ -58,6 +63,7 @@ class ReviewSummary:
     recommendations: int
     flags: int
     protocol: str
+    workers: int = 1  # processes that shared the work
 
 
 def _measured_instruments(protocol: Protocol) -> tuple[list[str], list[str]]:
@@ -88,7 +94,9 @@ def _evaluate(
     for e in episodes:
         seen = last_seen.get(e.patient_id)
         contacts = [Contact(seen, "assessment", "answered")] if seen is not None else []
-        out.append((e, review(protocol, table, e.state, measured[e.patient_id], contacts, now)))
+        out.append(
+            (e, review_series(protocol, table, e.state, measured[e.patient_id], contacts, now))
+        )
     return out
 
 
@@ -223,25 +231,32 @@ def episode_review(*, actor: User, episode_id: int, now: datetime) -> list[Recom
 
 
 def episodes_review_all(
-    *, now: datetime, progress: Callable[[int], None] | None = None
+    *,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    workers: int = 0,
+    chunk_size: int = _CHUNK,
 ) -> ReviewSummary:
     """Re-evaluate every open episode (a scheduled job: no user, one audit event).
 
-    Works in chunks of ``_CHUNK`` episodes, each in its own transaction, so a long run holds
-    no lock for long and a crash loses at most one chunk (re-running is idempotent).
+    Works in chunks of ``chunk_size`` episodes: each is read, evaluated, then stored in its
+    own short transaction, so a long run holds no lock for long and a crash loses at most
+    the chunks in flight (re-running is idempotent). ``workers`` processes share the chunks
+    (0: one per CPU, at most ``_MAX_WORKERS``); one process when called inside a transaction
+    (children could not see its uncommitted rows) or on an in-memory SQLite database.
+    ``progress`` is called in this process with the episodes of each finished chunk.
     """
     protocol = active_protocol()
     ids = open_episode_ids()
+    chunks = [ids[start : start + chunk_size] for start in range(0, len(ids), chunk_size)]
+    processes = _worker_count(workers, len(chunks))
     recs = flags = 0
     with cyclic_gc_paused():
-        for start in range(0, len(ids), _CHUNK):
-            with transaction.atomic():
-                chunk = open_episodes(ids[start : start + _CHUNK])
-                results = _evaluate(chunk, protocol, now)
-                flags += _store(results, protocol, now)
-            recs += sum(len(r.recommendations) for _, r in results)
+        for chunk_recs, chunk_flags, episodes in _review_chunks(chunks, now, processes):
+            recs += chunk_recs
+            flags += chunk_flags
             if progress:
-                progress(len(chunk))
+                progress(episodes)
     analyze([Recommendation, EpisodeFlag, EpisodeReview])
     audit_record(
         actor=None,
@@ -251,7 +266,64 @@ def episodes_review_all(
         object_id=protocol.code,
         details={"protocol": protocol.label, "episodes": len(ids), "flags": flags},
     )
-    return ReviewSummary(len(ids), recs, flags, protocol.label)
+    return ReviewSummary(len(ids), recs, flags, protocol.label, processes)
+
+
+_MAX_WORKERS = 4
+
+
+def _worker_count(asked: int, chunks: int) -> int:
+    if asked < 0:
+        raise ValueError(f"workers: {asked} is not 0 (one per CPU) or a positive number")
+    wanted = asked or min(os.cpu_count() or 1, _MAX_WORKERS)
+    db = connections[DEFAULT_DB_ALIAS]
+    shared_database = not (isinstance(db, SQLiteWrapper) and db.is_in_memory_db())
+    if connection.in_atomic_block or not shared_database or "fork" not in get_all_start_methods():
+        return 1
+    return max(1, min(wanted, chunks))
+
+
+def _review_chunk(episode_ids: Sequence[int], now: datetime) -> tuple[int, int, int]:
+    """Review one chunk; returns (recommendations, flags, episodes).
+
+    Read and evaluated outside the writing transaction: on SQLite a transaction holds the
+    database's write lock from its start, and a second worker would wait for the whole
+    chunk instead of only its writes.
+    """
+    protocol = active_protocol()
+    results = _evaluate(open_episodes(episode_ids), protocol, now)
+    with transaction.atomic():
+        flags = _store(results, protocol, now)
+    return sum(len(r.recommendations) for _, r in results), flags, len(results)
+
+
+def _review_chunks(
+    chunks: Sequence[Sequence[int]], now: datetime, processes: int
+) -> Iterator[tuple[int, int, int]]:
+    """Each chunk's counts as it finishes: here, or in ``processes`` forked workers."""
+    if processes <= 1:
+        for chunk in chunks:
+            yield _review_chunk(chunk, now)
+        return
+    # Forked children must not share this process's database connections (one socket, two
+    # clients): close them first; each child opens its own and closes it on exit.
+    connections.close_all()
+    with ProcessPoolExecutor(
+        max_workers=processes, mp_context=get_context("fork"), initializer=_worker_started
+    ) as pool:
+        futures = [pool.submit(_review_chunk, chunk, now) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _worker_started() -> None:
+    # Runs at the worker's normal exit (multiprocessing's finalizers), so the database sees
+    # a clean disconnect rather than a dropped socket.
+    Finalize(None, connections.close_all, exitpriority=10)
 
 
 @transaction.atomic

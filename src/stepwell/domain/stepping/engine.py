@@ -152,7 +152,7 @@ def starting_step(
     """The starting step the baseline (each measure's first assessment) points to, or None
     when no primary measure has been assessed yet."""
     firsts: dict[str, Measurement] = {}
-    for m in sorted(measurements, key=_chronological):
+    for m in sorted(measurements, key=chronological):
         firsts.setdefault(m.instrument, m)
     return _starting_step(protocol, instruments, firsts)
 
@@ -187,7 +187,8 @@ def _starting_step(
 # --- review ----------------------------------------------------------------------------------
 
 
-_chronological = attrgetter("taken_at", "id")
+# Oldest first; the id breaks ties between assessments taken at the same moment.
+chronological = attrgetter("taken_at", "id")
 
 
 @dataclass(slots=True)
@@ -196,7 +197,7 @@ class _Context:
     instruments: Mapping[str, Instrument]
     episode: EpisodeState
     now: datetime
-    series: dict[str, list[Measurement]]  # per instrument, oldest first, none after now
+    series: Mapping[str, Sequence[Measurement]]  # per instrument, oldest first, none after now
     primary: tuple[str, ...]
 
     @property
@@ -229,11 +230,25 @@ def review(
     now: datetime,
 ) -> Review:
     """Recommendations and flags for one open episode as of ``now`` (timezone-aware)."""
-    step_spec = protocol.steps[episode.step]
     series: dict[str, list[Measurement]] = {}
-    for m in sorted(measurements, key=_chronological):
+    for m in sorted(measurements, key=chronological):
         if m.taken_at <= now:
             series.setdefault(m.instrument, []).append(m)
+    return review_series(protocol, instruments, episode, series, contacts, now)
+
+
+def review_series(
+    protocol: Protocol,
+    instruments: Mapping[str, Instrument],
+    episode: EpisodeState,
+    series: Mapping[str, Sequence[Measurement]],
+    contacts: Sequence[Contact],
+    now: datetime,
+) -> Review:
+    """``review`` for measurements already grouped by instrument, each series oldest first
+    (by ``taken_at`` then id), none after ``now``, none empty: what a bulk read delivers in
+    that order, without sorting again. The series are read, never changed."""
+    step_spec = protocol.steps[episode.step]
     ctx = _Context(protocol, instruments, episode, now, series, step_spec.primary_measures)
     last_review = episode.last_review_at or episode.step_since
     next_review = last_review.date() + timedelta(days=step_spec.review_days)
@@ -382,29 +397,40 @@ def _below_caseness_run(ctx: _Context) -> list[tuple[date, dict[str, Measurement
     which every primary measure's latest value as of that day was below caseness, back to
     the first day that was not."""
     since = ctx.window_start()
-    series = [ctx.series.get(code, []) for code in ctx.primary]
+    series = [ctx.series.get(code, ()) for code in ctx.primary]
     cuts = [ctx.instruments[code].caseness_min for code in ctx.primary]
     if not all(series) or None in cuts:
         return []
-    days = sorted(
-        {m.taken_at.date() for s in series for m in s if m.taken_at >= since}, reverse=True
-    )
-    # Walking the days backwards, each measure's value as of a day is its last assessment
-    # on or before that day: one pointer per measure, moving back only.
+    # Walk the assessment days backwards, each measure's value as of a day being its last
+    # assessment on or before that day: one pointer per measure, moving back only. Days are
+    # found as the walk goes (most runs stop at the latest day, so a long history is not
+    # read whole): the next day is the latest date, among the assessments not yet passed and
+    # taken since the window began, of any measure.
     pointers = [len(s) - 1 for s in series]
     run: list[tuple[date, dict[str, Measurement]]] = []
-    for day in days:
+    while True:
+        day: date | None = None
+        for s, i in zip(series, pointers, strict=True):
+            if i >= 0 and s[i].taken_at >= since:
+                d = s[i].taken_at.date()
+                if day is None or d > day:
+                    day = d
+        if day is None:
+            return run
         values: dict[str, Measurement] = {}
         for k, s in enumerate(series):
             i = pointers[k]
-            while i >= 0 and s[i].taken_at.date() > day:
-                i -= 1
-            pointers[k] = i
+            # Every assessment from the pointer on is dated ``day`` or earlier (``day`` is
+            # the latest such date still ahead), so the pointer is the value as of ``day``.
             if i < 0 or s[i].total >= cuts[k]:  # type: ignore[operator]
                 return run
             values[ctx.primary[k]] = s[i]
         run.append((day, values))
-    return run
+        for k, s in enumerate(series):
+            i = pointers[k]
+            while i >= 0 and s[i].taken_at.date() >= day:
+                i -= 1
+            pointers[k] = i
 
 
 def _step_down(ctx: _Context) -> Recommendation | None:
