@@ -67,6 +67,7 @@ bench: $(BIN)/stepwell
 	$(BIN)/python bench/seed_bench.py --patients 100000 --postgres "$(TEST_DATABASE_URL)"
 	$(BIN)/python bench/scoring_bench.py --postgres "$(TEST_DATABASE_URL)"
 	$(BIN)/python bench/review_bench.py --patients 100000 --postgres "$(TEST_DATABASE_URL)"
+	$(BIN)/python bench/matching_bench.py
 
 # Refresh the catalogues from the code (needs gettext's xgettext), then compile them.
 messages: $(BIN)/stepwell

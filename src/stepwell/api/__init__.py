@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 import stepwell
-from stepwell.api import errors, measurement, safety, safety_plan, stepping, sync
+from stepwell.api import errors, measurement, peers, safety, safety_plan, stepping, sync
 from stepwell.api.routes import auth_router, router
 
 api = NinjaAPI(
@@ -23,3 +23,4 @@ api.add_router("/", stepping.router)
 api.add_router("/", safety.router)
 api.add_router("/", safety_plan.router)
 api.add_router("/", sync.router)
+api.add_router("/", peers.router)

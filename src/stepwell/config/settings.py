@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "stepwell.apps.outbox",
     "stepwell.apps.safety",
     "stepwell.apps.sync",
+    "stepwell.apps.coordination",
     "stepwell.apps.region",
     "stepwell.web",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -64,6 +64,13 @@ def read_content_yaml(path: Path, error: type[ContentFileError]) -> Any:
         raise error(f"{path}: not valid YAML: {exc}") from None
 
 
+def _stamp(path: Path) -> tuple[str, float]:
+    try:
+        return str(path), path.stat().st_mtime
+    except OSError:
+        return str(path), -1.0
+
+
 class WatchedFile(Generic[T]):
     """A content file named by a setting, re-read when it changes (path or mtime).
 
@@ -78,18 +85,20 @@ class WatchedFile(Generic[T]):
         load: Callable[[Path], T],
         error: type[ContentFileError],
         what: str,
+        *,
+        also: Callable[[], Iterable[Path]] = tuple,
     ) -> None:
+        """``also``: further files ``load`` reads (a set of files parsed together); a change
+        to any of them, or a file added or removed, reloads the set."""
         self._path, self._load, self._error, self._what = path, load, error, what
-        self._key: tuple[str, float] | None = None
+        self._also = also
+        self._key: tuple[tuple[str, float], ...] | None = None
         self._value: T | None = None
         self._message = ""
 
     def get(self) -> T:
         path = self._path()
-        try:
-            key = (str(path), path.stat().st_mtime)
-        except OSError:
-            key = (str(path), -1.0)
+        key = tuple(_stamp(p) for p in (path, *self._also()))
         if key != self._key:
             self._key = key
             try:

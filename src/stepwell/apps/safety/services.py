@@ -299,10 +299,19 @@ def crisis_text_screen(
 
 @transaction.atomic
 def concern_raise(
-    *, actor: User, patient_id: int, text: str, urgency: str, now: datetime
+    *,
+    actor: User,
+    patient_id: int,
+    text: str,
+    urgency: str,
+    now: datetime,
+    key: str | None = None,
 ) -> SafetyEvent:
     """A peer's or CHW's "raise a concern", or a clinician's manual flag, on a patient the
-    actor may see. Raises NotFound (not visible), Forbidden (role), InvalidInput."""
+    actor may see. Raises NotFound (not visible), Forbidden (role), InvalidInput.
+
+    ``key``: the event's key when the concern belongs to a record that may be sent again
+    (e.g. ``peer-encounter:<id>``); by default every concern is its own event."""
     if actor.role not in CONCERN_ROLES:
         raise Forbidden("this role cannot raise safety concerns")
     vis = visibility_for(actor, now=now)
@@ -329,7 +338,7 @@ def concern_raise(
         patient=patient,
         source=SignalSource.MANUAL if manual else SignalSource.CONCERN,
         severity=(rules.manual if manual else rules.concern)[urgency],
-        key=f"concern:{uuid4()}",
+        key=key or f"concern:{uuid4()}",
         now=now,
         raised_by=actor,
         details={"urgency": urgency, "role": actor.role},
