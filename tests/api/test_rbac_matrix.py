@@ -124,3 +124,39 @@ def test_other_roles_cannot_read_aggregates(network: Network) -> None:
     client = Client()
     headers = {"Authorization": f"Bearer {token_for(client, network.users['clinician'])}"}
     assert client.get("/api/v1/stats/caseload", headers=headers).status_code == 403
+
+
+# Peer programme: who may document a peer encounter for which patient, and who may propose
+# and read matching runs. Only an active (approved) match lets a peer write; other roles
+# never document peer encounters.
+ENCOUNTER_WRITERS: dict[str, set[str]] = {"peer": {"a1"}}
+MATCHING_STAFF = {"peer_supervisor", "coordinator", "coordinator_b", "admin"}
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+def test_peer_programme_endpoints_match_the_policy(network: Network, role: str) -> None:
+    client = Client()
+    headers = {"Authorization": f"Bearer {token_for(client, network.users[role])}"}
+    allowed = ENCOUNTER_WRITERS.get(role, set())
+    body = {
+        "occurred_at": "2026-01-05T10:00:00+00:00",
+        "modality": "phone",
+        "minutes": 15,
+        "topics": ["coping"],
+    }
+    for name in ALL:
+        pid = network.patients[name].pk
+        made = client.post(
+            f"/api/v1/patients/{pid}/peer-encounters",
+            body,
+            content_type="application/json",
+            headers=headers,
+        )
+        if name in allowed:
+            assert made.status_code == 201, (role, name, made.content)
+        elif role.startswith("peer") and role != "peer_supervisor":
+            assert made.status_code == 404, (role, name)  # hidden, not forbidden
+        else:
+            assert made.status_code == 403, (role, name)
+    run = client.post("/api/v1/matching/runs", headers=headers)
+    assert run.status_code == (201 if role in MATCHING_STAFF else 403), (role, run.content)
