@@ -101,7 +101,7 @@ def test_the_shipped_file_parses() -> None:
         (["texts", "pair-distance"], DELETE, "texts.pair-distance: is required"),
         (["texts", "pair-distance", "es"], "a {miles} millas", "texts.pair-distance.es: unknown"),
         (["texts", "pair-distance", "en"], "{km km", "texts.pair-distance.en: bad placeholder"),
-        (["texts", "pair-hello"], {"en": "hi", "es": "hola"}, "texts.pair-hello: is not a reason"),
+        (["texts", "pair-hello"], {"en": "hi", "es": "hola"}, "texts.pair-hello: is not a code"),
         (["texts", "not-active", "es"], "", "texts.not-active.es: a non-empty text"),
         (["version"], [1], "version: must be str"),
     ],

@@ -4,6 +4,8 @@ the field: ``content/protocols/default.yaml: rules.step_up.after_days: must be i
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from typing import Any
 
 LANGUAGES = ("en", "es")
@@ -58,4 +60,34 @@ class FileReader:
             if not isinstance(entry, str) or not entry.strip():
                 raise self.fail(f"{path}.{lang}", "a non-empty text is required")
             out[lang] = entry
+        return out
+
+    def sentences(
+        self, data: object, expected: Mapping[str, frozenset[str]], emitter: str
+    ) -> dict[str, Text]:
+        """The file's ``texts`` table: one sentence per code in ``expected`` (code → the
+        placeholders it may use), in every language; no other code. ``emitter`` names what
+        emits the codes, for the messages ("the engine", "the optimiser")."""
+        raw = self.get(data, "texts", "texts", dict)
+        out = {}
+        for code, params in expected.items():
+            if code not in raw:
+                raise self.fail(f"texts.{code}", f"is required ({emitter} emits it)")
+            text = self.text_value(raw[code], f"texts.{code}")
+            for lang, template in text.items():
+                try:
+                    names = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+                except ValueError as exc:
+                    raise self.fail(f"texts.{code}.{lang}", f"bad placeholder: {exc}") from None
+                unknown = names - params
+                if unknown:
+                    allowed = ", ".join(sorted(params)) or "none"
+                    raise self.fail(
+                        f"texts.{code}.{lang}",
+                        f"unknown placeholder {{{sorted(unknown)[0]}}} (allowed: {allowed})",
+                    )
+            out[code] = text
+        for code in raw:
+            if code not in expected:
+                raise self.fail(f"texts.{code}", f"is not a code {emitter} emits")
         return out

@@ -9,7 +9,6 @@ error names the file and the field; the caller keeps the previous protocol in fo
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -220,29 +219,7 @@ class _Reader(FileReader):
         )
 
     def texts(self, data: object) -> dict[str, Text]:
-        raw = self.get(data, "texts", "texts", dict)
-        out = {}
-        for code, params in TEXT_PARAMS.items():
-            if code not in raw:
-                raise self.fail(f"texts.{code}", "is required (the engine emits it)")
-            text = self.text_value(raw[code], f"texts.{code}")
-            for lang, template in text.items():
-                try:
-                    names = {f for _, f, _, _ in string.Formatter().parse(template) if f}
-                except ValueError as exc:
-                    raise self.fail(f"texts.{code}.{lang}", f"bad placeholder: {exc}") from None
-                unknown = names - params
-                if unknown:
-                    allowed = ", ".join(sorted(params)) or "none"
-                    raise self.fail(
-                        f"texts.{code}.{lang}",
-                        f"unknown placeholder {{{sorted(unknown)[0]}}} (allowed: {allowed})",
-                    )
-            out[code] = text
-        for code in raw:
-            if code not in TEXT_PARAMS:
-                raise self.fail(f"texts.{code}", "is not a reason or flag the engine emits")
-        return out
+        return self.sentences(data, TEXT_PARAMS, "the engine")
 
 
 def parse_protocol(data: object, *, source: str, instruments: Mapping[str, Instrument]) -> Protocol:
