@@ -193,3 +193,30 @@ def test_a_peer_cannot_document_an_unmatched_patient_and_bad_input_names_the_fie
     fields = {p.field for p in bad.value.problems}
     # Every problem at once: the barrier code is checked with the rest, not after.
     assert {"modality", "barriers"} <= fields
+
+
+def test_match_dry_run_prints_the_proposal_and_stores_nothing(network: Network) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    now = timezone.now()
+    ready = _active_peer(network, "peer-dry")
+    _supervise(network, ready, now.date() - timedelta(days=1))
+    peer_request_open(
+        actor=network.users["coordinator"],
+        patient_id=network.patients["a2"].pk,
+        preferences=PreferenceInput(lived_experience=["chronic-pain"]),
+        now=now,
+    )
+    out = StringIO()
+    call_command("match", "--dry-run", "--as", "super-a", "--lang", "es", stdout=out)
+    text = out.getvalue()
+    assert "Proposed 1 pairs" in text
+    assert f"patient {network.patients['a2'].pk} - peer {ready}" in text
+    assert "dolor crónico" in text  # the reasons in Spanish
+    assert not MatchingRun.objects.exists()
+    with pytest.raises(CommandError, match="say --dry-run"):
+        call_command("match", "--as", "super-a", stdout=StringIO())
+    with pytest.raises(CommandError, match="cannot run matching"):
+        call_command("match", "--dry-run", "--as", "peer-a", stdout=StringIO())
