@@ -57,7 +57,8 @@ def test_clinician_filters_opens_a_record_and_switches_to_spanish(
 
 def test_peer_sees_only_the_matched_patient(network: Network, live_server: Any, page: Any) -> None:
     _login(page, live_server.url, "peer-a")
-    text = page.get_by_test_id("patient-table").inner_text()
+    # A peer lands on their own home: the matched patients and next contacts.
+    text = page.get_by_test_id("peer-patients").inner_text()
     assert network.patients["a1"].record_number in text
     for other in ("a2", "b1", "b2", "b3"):
         assert network.patients[other].record_number not in page.content()

@@ -7,7 +7,6 @@ in the caller's language (``?lang=`` or their preferred language).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -21,13 +20,10 @@ from stepwell.api.auth import AUTH
 from stepwell.api.schemas import ErrorOut, StrictIn
 from stepwell.apps.coordination.selectors import barriers_open
 from stepwell.apps.peers import matching, services
-from stepwell.apps.peers.content import peer_content
 from stepwell.apps.peers.models import GroupSession, MatchingRun, PeerGroup, PeerProfile
+from stepwell.apps.peers.reasons import reasons_in_words
 from stepwell.apps.peers.run_selectors import matching_run_detail
 from stepwell.apps.peers.selectors import peers_overview
-from stepwell.domain.matching import Reason as MatchReason
-from stepwell.domain.peers.reasons import REASON_PARAMS
-from stepwell.domain.peers.reasons import Reason as PeerReason
 from stepwell.domain.safety.escalation import CONCERN_URGENCIES
 
 router = Router(auth=AUTH, tags=["peer programme"])
@@ -54,27 +50,6 @@ class ReasonOut(Schema):
     code: str
     params: dict[str, Any]
     text: str
-
-
-def _reasons(items: Iterable[Any], language: str) -> list[dict[str, Any]]:
-    """Stored reasons (``{"code", "params"}``) with their sentences: the peer programme's
-    own (eligibility, lifecycle) from ``programme.yaml``, the optimiser's from
-    ``matching.yaml``."""
-    sentences = peer_content().programme.sentences
-    config = matching.matching_config()
-    out = []
-    for item in items:
-        code = str(item.get("code", "")) if isinstance(item, dict) else str(item.code)
-        params = dict(item.get("params", {}) if isinstance(item, dict) else item.params)
-        try:
-            if code in REASON_PARAMS:
-                text = PeerReason(code, params).text(sentences, language)
-            else:
-                text = MatchReason(code, params).text(config, language)
-        except KeyError:  # a code retired from the content since the reason was stored
-            text = code
-        out.append({"code": code, "params": params, "text": text})
-    return out
 
 
 # --- peers ----------------------------------------------------------------------------------
@@ -118,7 +93,7 @@ def peer_list(request: HttpRequest, q: Query[LangQuery]) -> Any:
             "active_matches": p.active_matches,
             "max_patients": p.max_patients,
             "eligible": not p.ineligible,
-            "ineligible": _reasons(p.ineligible, language),
+            "ineligible": reasons_in_words(p.ineligible, language),
         }
         for p in rows
     ]
@@ -477,7 +452,7 @@ def run_read(request: HttpRequest, run_id: int, q: Query[LangQuery]) -> Any:
                 "peer_name": d.peer_names[p.peer_id],
                 "cost": p.cost,
                 "edited": p.edited,
-                "reasons": _reasons(p.reasons, language),
+                "reasons": reasons_in_words(p.reasons, language),
             }
             for p in d.proposals
         ],
@@ -485,7 +460,7 @@ def run_read(request: HttpRequest, run_id: int, q: Query[LangQuery]) -> Any:
             {
                 "patient_id": u["patient"],
                 "record_number": d.record_numbers.get(u["patient"], ""),
-                "reasons": _reasons(u.get("reasons", []), language),
+                "reasons": reasons_in_words(u.get("reasons", []), language),
             }
             for u in run.unmatched
         ],
@@ -493,7 +468,7 @@ def run_read(request: HttpRequest, run_id: int, q: Query[LangQuery]) -> Any:
             {
                 "peer_id": x["peer"],
                 "peer_name": d.peer_names.get(x["peer"], ""),
-                "reasons": _reasons(x.get("reasons", []), language),
+                "reasons": reasons_in_words(x.get("reasons", []), language),
             }
             for x in run.excluded_peers
         ],

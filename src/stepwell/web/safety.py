@@ -129,6 +129,8 @@ def concern_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         messages.success(
             request, _("Your concern was sent to the clinician on call. Thank you for raising it.")
         )
+    if request.POST.get("next") == "peer-home":  # raised from the peer's own home page
+        return redirect("peer-home")
     return redirect("patient-detail", patient_id=patient_id)
 
 

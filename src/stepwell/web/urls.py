@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stepwell.web import measurement, safety, safety_plan, stepping, views
+from stepwell.web import measurement, peers, safety, safety_plan, stepping, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -38,6 +38,24 @@ urlpatterns = [
         "conferences/<int:conference_id>/items/<int:item_id>/",
         stepping.conference_item,
         name="conference-item",
+    ),
+    path("peer/", peers.peer_home, name="peer-home"),
+    path(
+        "peer/patients/<int:patient_id>/encounter/",
+        peers.encounter_new,
+        name="peer-encounter",
+    ),
+    path("peers/supervision/", peers.supervision, name="peer-supervision"),
+    path("peers/supervision/runs/", peers.run_create, name="peer-run-create"),
+    path(
+        "peers/supervision/runs/<int:run_id>/approve/",
+        peers.run_approve,
+        name="peer-run-approve",
+    ),
+    path(
+        "peers/supervision/sessions/",
+        peers.supervision_record,
+        name="peer-supervision-record",
     ),
     path("break-glass/", views.break_glass, name="break-glass"),
     path("safety/tasks/", safety.task_list, name="safety-tasks"),

@@ -131,7 +131,10 @@ def home(request: HttpRequest) -> HttpResponse:
         if own is None:
             return render(request, "web/home_patient_missing.html")
         return redirect("patient-detail", patient_id=own)
-    if role in {Role.CLINICIAN, Role.COORDINATOR, Role.CHW, Role.PEER}:
+    if role == Role.PEER:
+        # A peer's day starts from their matched patients and next contacts.
+        return redirect("peer-home")
+    if role in {Role.CLINICIAN, Role.COORDINATOR, Role.CHW}:
         return render(request, "web/home_caseload.html", _patient_page(request))
     if role == Role.PEER_SUPERVISOR:
         return render(

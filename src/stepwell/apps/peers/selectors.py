@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 
+from stepwell.apps.access.selectors import visibility_for
 from stepwell.apps.accounts.models import SiteMembership, User
+from stepwell.apps.audit.services import audit_record_many
 from stepwell.apps.core.errors import NotFound
 from stepwell.apps.peers.content import peer_content
 from stepwell.apps.peers.models import (
+    MatchingRun,
     MatchProposal,
     MatchStatus,
+    PeerEncounter,
     PeerMatch,
     PeerProfile,
     PeerState,
@@ -22,7 +26,7 @@ from stepwell.apps.peers.models import (
     SupervisionSession,
     TrainingCompletion,
 )
-from stepwell.domain.access.policy import Role
+from stepwell.domain.access.policy import PEER_FIELDS, Role
 from stepwell.domain.peers.content import PeerContent
 from stepwell.domain.peers.curriculum import (
     CertificationStatus,
@@ -166,3 +170,196 @@ def peers_overview(*, user: User, now: datetime) -> list[PeerOverview]:
             )
         )
     return out
+
+
+# --- the peer's own home and the supervisor's review list (web pages) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeerPatientRow:
+    """A patient as their matched peer sees them on the peer's home: contact fields only
+    (``domain.access.policy.PEER_FIELDS``), and the peer's own last and next contact."""
+
+    patient_id: int
+    record_number: str
+    given_name: str
+    family_name: str
+    preferred_language: str
+    preferred_channel: str
+    phone: str
+    last_contact_at: datetime | None  # the peer's latest encounter with the patient
+    next_contact_on: date | None  # as planned at that encounter
+
+    def contact_overdue(self, today: date) -> bool:
+        return self.next_contact_on is not None and self.next_contact_on < today
+
+
+# Read from the patient row: never more than a peer may see, whatever the patient consented.
+_PEER_HOME_FIELDS = (
+    "id",
+    "record_number",
+    "given_name",
+    "family_name",
+    "preferred_language",
+    "preferred_channel",
+    "phone",
+)
+if not set(_PEER_HOME_FIELDS) <= PEER_FIELDS:  # pragma: no cover - a policy change
+    raise RuntimeError("the peer's home reads fields a peer may not see")
+
+
+def _peer_patient_rows(user: User, now: datetime, patient_id: int | None) -> list[PeerPatientRow]:
+    if user.role != Role.PEER:
+        raise NotFound("patients")
+    patients = visibility_for(user, now=now).patients
+    if patient_id is not None:
+        patients = patients.filter(pk=patient_id)
+    own = PeerEncounter.objects.filter(patient_id=OuterRef("pk"), peer_id=user.pk).order_by(
+        "-occurred_at", "-id"
+    )
+    rows = (
+        patients.annotate(
+            last_contact_at=Subquery(own.values("occurred_at")[:1]),
+            next_contact=Subquery(own.values("next_contact_on")[:1]),
+        )
+        .order_by(F("next_contact").asc(nulls_last=True), "family_name", "given_name", "id")
+        .values_list(*_PEER_HOME_FIELDS, "last_contact_at", "next_contact")
+    )
+    out = [PeerPatientRow(*row) for row in rows]
+    if out:
+        audit_record_many(
+            actor=user,
+            action="peer_patients.listed" if patient_id is None else "peer_patient.viewed",
+            now=now,
+            patient_ids=[r.patient_id for r in out],
+        )
+    return out
+
+
+def peer_home(*, user: User, now: datetime) -> list[PeerPatientRow]:
+    """The peer's actively matched patients, the next contact due first (then by name).
+    Peers only (anyone else: NotFound). Audited per patient listed. Two queries."""
+    return _peer_patient_rows(user, now, None)
+
+
+def peer_patient(*, user: User, patient_id: int, now: datetime) -> PeerPatientRow:
+    """One of the peer's matched patients, as on the peer's home (e.g. above the encounter
+    form). NotFound for a patient not actively matched to the peer, or a user not a peer."""
+    rows = _peer_patient_rows(user, now, patient_id)
+    if not rows:
+        raise NotFound("patient")
+    return rows[0]
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterToReview:
+    """A peer encounter not yet reviewed in supervision. The patient is named by record
+    number only; codes (modality, topics, barriers) are said by the caller."""
+
+    encounter_id: int
+    occurred_at: datetime
+    peer_id: int
+    peer_name: str
+    patient_id: int
+    record_number: str
+    modality: str
+    minutes: int
+    topics: tuple[str, ...]
+    mood_before: int | None
+    mood_after: int | None
+    barriers: tuple[str, ...]
+    concern: bool  # a concern was raised (it went to the care team as a safety event)
+    note: str
+
+
+def encounters_to_review(
+    *, supervisor: User, now: datetime, days: int = 14, limit: int = 200
+) -> list[EncounterToReview]:
+    """Encounters of the last ``days`` days by peers sharing a site with the supervisor,
+    not yet reviewed in a supervision session, newest first (at most ``limit``). Peer
+    supervisors only (anyone else: NotFound). Audited per patient listed. Two queries."""
+    if supervisor.role != Role.PEER_SUPERVISOR:
+        raise NotFound("encounters")
+    sites = SiteMembership.objects.filter(user_id=supervisor.pk).values("site_id")
+    peers = User.objects.filter(role=Role.PEER, memberships__site_id__in=sites).values("id")
+    reviewed = SupervisionSession.encounters_reviewed.through.objects.values("peerencounter_id")
+    rows = (
+        PeerEncounter.objects.filter(peer_id__in=peers, occurred_at__gte=now - timedelta(days=days))
+        .exclude(pk__in=reviewed)
+        .order_by("-occurred_at", "-id")
+        .values_list(
+            "id",
+            "occurred_at",
+            "peer_id",
+            "peer__first_name",
+            "peer__last_name",
+            "peer__username",
+            "patient_id",
+            "patient__record_number",
+            "modality",
+            "minutes",
+            "topics",
+            "mood_before",
+            "mood_after",
+            "barriers",
+            "concern",
+            "note",
+        )[:limit]
+    )
+    out = [
+        EncounterToReview(
+            encounter_id=eid,
+            occurred_at=at,
+            peer_id=peer_id,
+            peer_name=f"{first} {last}".strip() or username,
+            patient_id=patient_id,
+            record_number=record_number,
+            modality=modality,
+            minutes=minutes,
+            topics=tuple(topics or ()),
+            mood_before=before,
+            mood_after=after,
+            barriers=tuple(barriers or ()),
+            concern=bool(concern),
+            note=note,
+        )
+        for (
+            eid,
+            at,
+            peer_id,
+            first,
+            last,
+            username,
+            patient_id,
+            record_number,
+            modality,
+            minutes,
+            topics,
+            before,
+            after,
+            barriers,
+            concern,
+            note,
+        ) in rows
+    ]
+    if out:
+        audit_record_many(
+            actor=supervisor,
+            action="peer_encounters.listed",
+            now=now,
+            patient_ids=list(dict.fromkeys(r.patient_id for r in out)),
+        )
+    return out
+
+
+def matching_run_latest(*, user: User) -> int | None:
+    """The id of the latest matching run (awaiting approval or approved; superseded runs
+    are skipped) that the user may read: a run by someone of the user's sites (any run for
+    an admin). Programme staff only (anyone else: NotFound)."""
+    if user.role not in {Role.PEER_SUPERVISOR, Role.COORDINATOR, Role.ADMIN}:
+        raise NotFound("matching run")
+    runs = MatchingRun.objects.filter(status__in=[RunStatus.PROPOSED, RunStatus.APPROVED])
+    if user.role != Role.ADMIN:
+        sites = SiteMembership.objects.filter(user_id=user.pk).values("site_id")
+        runs = runs.filter(created_by__memberships__site_id__in=sites)
+    return runs.order_by("-created_at", "-id").values_list("id", flat=True).first()
