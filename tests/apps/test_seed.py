@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import UTC, date, datetime
 from io import StringIO
 
 import pytest
@@ -13,11 +14,24 @@ from django.test import RequestFactory
 
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.models import AuditEvent
+from stepwell.apps.coordination.models import Barrier
 from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.measurement.registry import instrument
 from stepwell.apps.network.models import Site
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient, StepChange
-from stepwell.apps.peers.models import PeerMatch
+from stepwell.apps.peers.matching import matching_run_approve, matching_run_create
+from stepwell.apps.peers.models import (
+    GroupSession,
+    PeerEncounter,
+    PeerGroup,
+    PeerMatch,
+    PeerProfile,
+    PeerState,
+    PeerSupportRequest,
+    RematchRequest,
+    SupervisionSession,
+    TrainingCompletion,
+)
 from stepwell.domain.instruments.scoring import score
 from stepwell.domain.synthetic.region import generate_region
 
@@ -162,3 +176,89 @@ def test_same_seed_same_region() -> None:
     assert len(first) == 30
     again = generate_region(patients=30, seed=3, today=date(2026, 11, 23))
     assert [(p.record_number, p.given_name, p.birth_date) for p in again.patients] == first
+
+
+@pytest.mark.django_db
+def test_seed_stores_a_living_peer_programme() -> None:
+    output = _seed("--patients", "200", "--seed", "7", "--no-assessments")
+    assert "Peer programme:" in output
+    states = Counter(PeerProfile.objects.values_list("state", flat=True))
+    assert set(states) == set(PeerState.values)
+    assert states[PeerState.ACTIVE] > sum(states.values()) / 2
+    assert PeerProfile.objects.count() == User.objects.filter(role="peer").count()
+    # Active matches only for patients who consented, approved by a supervisor of the site.
+    active = PeerMatch.objects.filter(status="active").select_related("patient", "approved_by")
+    assert active
+    for m in active:
+        assert m.patient.consent_peer_support
+        assert m.approved_by is not None
+        assert m.approved_by.role == "peer_supervisor"
+        assert m.approved_by.memberships.filter(site_id=m.patient.site_id).exists()
+    assert not PeerMatch.objects.filter(status="active", peer__peer_profile__state="paused")
+    # The waiting list, and a match ended at the patient's request (who waits again).
+    waiting = PeerSupportRequest.objects.filter(matched_at__isnull=True)
+    assert waiting.count() >= 3
+    assert not waiting.filter(patient__peer_matches__status="active").exists()
+    rematch = RematchRequest.objects.first()
+    assert rematch is not None
+    assert PeerMatch.objects.filter(
+        patient=rematch.patient, peer=rematch.peer, status="ended", ended_at__isnull=False
+    ).exists()
+    assert waiting.filter(patient=rematch.patient).exists()
+    assert TrainingCompletion.objects.exists()
+    # Encounters: disclosed barriers are barrier records, as the encounter service makes them.
+    encounters = PeerEncounter.objects.all()
+    assert encounters.count() > active.count()
+    assert not encounters.exclude(concern="").exists()
+    disclosed = {(e.pk, kind) for e in encounters for kind in e.barriers}
+    barriers = Barrier.objects.filter(peer_encounter__isnull=False)
+    assert disclosed
+    assert set(barriers.values_list("peer_encounter_id", "kind")) == disclosed
+    assert set(barriers.values_list("source", flat=True)) == {"peer-encounter"}
+    for b in barriers.select_related("peer_encounter"):
+        assert b.peer_encounter is not None
+        assert b.patient_id == b.peer_encounter.patient_id
+        assert b.raised_by_id == b.peer_encounter.peer_id
+    # Supervision with attendees and reviewed encounters (many-to-many rows).
+    assert SupervisionSession.attendees.through.objects.exists()
+    assert SupervisionSession.encounters_reviewed.through.objects.exists()
+    # Groups: facilitated by peers, attended by members only.
+    assert set(PeerGroup.objects.values_list("kind", flat=True)) == {
+        "peer-support-group",
+        "tele-support-group",
+    }
+    for group in PeerGroup.objects.prefetch_related("facilitators", "members"):
+        assert group.facilitators.all()
+        assert {u.role for u in group.facilitators.all()} == {"peer"}
+        members = {p.pk for p in group.members.all()}
+        assert members
+        assert all(p.consent_peer_support for p in group.members.all())
+        sessions = GroupSession.objects.filter(group=group).prefetch_related("attended")
+        assert sessions
+        for session in sessions:
+            assert {p.pk for p in session.attended.all()} <= members
+    assert GroupSession.attended.through.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_matching_run_on_the_seeded_region_has_work_to_do() -> None:
+    _seed("--patients", "300", "--seed", "1", "--no-assessments")
+    supervisor = User.objects.get(username="demo-supervisor")
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    run = matching_run_create(actor=supervisor, now=now)
+    assert run.waiting > 0
+    assert run.proposals.exists()
+    codes = {r["code"] for x in run.excluded_peers for r in x["reasons"]}
+    assert {"certification-expired", "supervision-overdue", "not-active"} <= codes
+    # The demo peer is in good standing; proposals never repeat a refused pair.
+    demo_peer = User.objects.get(username="demo-peer")
+    assert demo_peer.pk not in {x["peer"] for x in run.excluded_peers}
+    refused = set(RematchRequest.objects.values_list("patient_id", "peer_id"))
+    assert not refused & set(run.proposals.values_list("patient_id", "peer_id"))
+    # Approving stores new matches after the bulk-loaded ones (sequences moved past them).
+    proposed = run.proposals.count()
+    made = matching_run_approve(actor=supervisor, run_id=run.pk, now=now)
+    assert len(made) == proposed
+    assert min(m.pk for m in made) > max(
+        PeerMatch.objects.exclude(run=run).values_list("id", flat=True)
+    )

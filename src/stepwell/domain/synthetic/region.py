@@ -95,6 +95,21 @@ class MatchSpec:
     approved_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PeerSpec:
+    """A peer supporter's place in the programme: a lifecycle state of
+    ``content/peers/programme.yaml`` entered on ``state_since``. ``lapse`` marks an active
+    peer who shows a matching exclusion in the demo: ``"certification"`` (a renewable module
+    lapsed) or ``"supervision"`` (overdue); ``""`` for everyone else."""
+
+    staff: int  # index into Region.staff
+    state: str
+    joined_on: date
+    state_since: date
+    max_patients: int | None  # None: the programme's default
+    lapse: str = ""
+
+
 @dataclass(slots=True)
 class Region:
     sites: list[SiteSpec]
@@ -103,6 +118,7 @@ class Region:
     episodes: list[EpisodeSpec]
     matches: list[MatchSpec]
     demo_logins: dict[str, str] = field(default_factory=dict)  # role -> username
+    peers: list[PeerSpec] = field(default_factory=list)  # one per staff member of role peer
 
 
 # A valley region with a market town; the tertiary centre is in the capital, far away.
@@ -249,6 +265,18 @@ _START_REASONS = {
 }
 _UP_REASON = "No reliable improvement after 8 weeks at step {frm}: stepped up to {to}."
 _DOWN_REASON = "Below caseness at two reviews 4 weeks apart: stepped down to {to}."
+# Share of peers at each lifecycle stage other than active (at least one each); the rest are
+# active. Of the active peers, about LAPSE_SHARE (at least one) have a lapsed certification
+# and as many overdue supervision, so a matching run has exclusions to explain.
+PEER_STAGES = (
+    ("applicant", 0.04),
+    ("in_training", 0.08),
+    ("certified", 0.04),
+    ("paused", 0.05),
+    ("retired", 0.05),
+)
+ACTIVE = "active"
+LAPSE_SHARE = 0.03
 _DISCHARGE = (
     ("recovered", 40),
     ("completed", 25),
@@ -474,7 +502,7 @@ def generate_region(
         raise ValueError("patients must be at least 1")
     rng = random.Random(seed)
     sites = _sites()
-    staff = _staff(rng, n_peers=max(6, min(1500, patients // 40)))
+    staff = _staff(rng, n_peers=max(16, min(1500, patients // 20)))
     clinicians_by_site: dict[int, list[int]] = {}
     for i, s in enumerate(staff):
         if s.role == "clinician":
@@ -497,6 +525,7 @@ def generate_region(
         progress(chunk)
     region = Region(sites, staff, people, episodes, [])
     _make_demo(region, rng, today)
+    region.peers = _peer_lifecycle(region, rng, today)
     region.matches = _matches(region, rng, today)
     return region
 
@@ -549,18 +578,84 @@ def _make_demo(region: Region, rng: random.Random, today: date) -> None:
     region.demo_logins["patient"] = "demo-patient"
 
 
-def _matches(region: Region, rng: random.Random, today: date) -> list[MatchSpec]:
-    """Active matches for about half the patients who want peer support, same language."""
+def _peer_lifecycle(region: Region, rng: random.Random, today: date) -> list[PeerSpec]:
+    """Most peers active; a few at every other stage; a few active ones lapsed. The demo
+    peer is active and in good standing; lapsed peers are taken first from the demo
+    supervisor's sites, so the demo's matching run shows why they are left out."""
     staff = region.staff
-    peers = [i for i, s in enumerate(staff) if s.role == "peer"]
+    ids = [i for i, s in enumerate(staff) if s.role == "peer"]
+    demo = next(i for i in ids if staff[i].username == "demo-peer")
+    others = [i for i in ids if i != demo]
+    rng.shuffle(others)
+    state = dict.fromkeys(ids, ACTIVE)
+    taken = 0
+    for stage, share in PEER_STAGES:
+        count = max(1, round(len(ids) * share))
+        for i in others[taken : taken + count]:
+            state[i] = stage
+        taken += count
+    supervised = {s for x in staff if x.username == "demo-supervisor" for s in x.sites}
+    active = others[taken:]
+    near = [i for i in active if supervised.intersection(staff[i].sites)]
+    near_set = set(near)
+    lapsing = near + [i for i in active if i not in near_set]
+    per_kind = max(1, round(len(ids) * LAPSE_SHARE))
+    lapse = {i: "certification" for i in lapsing[0 : 2 * per_kind : 2]}
+    lapse.update({i: "supervision" for i in lapsing[1 : 2 * per_kind : 2]})
+    peers = []
+    for i in ids:
+        peers.append(_peer_spec(rng, i, state[i], lapse.get(i, ""), today))
+    d = next(k for k, p in enumerate(peers) if p.staff == demo)
+    peers[d] = PeerSpec(demo, ACTIVE, today - timedelta(days=500), today - timedelta(days=400), 8)
+    return peers
+
+
+def _peer_spec(rng: random.Random, i: int, state: str, lapse: str, today: date) -> PeerSpec:
+    """Dates that fit the state: applicants joined days ago, active peers months or years."""
+    ago = {
+        "applicant": (3, 40),
+        "in_training": (40, 150),
+        "certified": (120, 250),
+        "retired": (500, 1400),
+    }.get(state, (200, 1100))
+    joined = today - timedelta(days=_between(rng, *ago))
+    if state == "applicant":
+        since = joined
+    elif state == "in_training":
+        since = joined + timedelta(days=_between(rng, 7, 21))
+    elif state in ("certified", "paused"):
+        since = today - timedelta(days=_between(rng, 2, 20 if state == "certified" else 90))
+    elif state == "retired":
+        since = today - timedelta(days=_between(rng, 20, 300))
+    else:
+        since = joined + timedelta(days=_between(rng, 60, 150))
+    capacity = None if state in ("applicant", "in_training") else _between(rng, 4, 8)
+    return PeerSpec(i, state, joined, since, capacity, lapse)
+
+
+def _matches(region: Region, rng: random.Random, today: date) -> list[MatchSpec]:
+    """Active matches for about half the patients who want peer support: an active peer
+    speaking their language (of their site when there is one), below the peer's capacity
+    with a place or two left over for the matching run, approved by a peer supervisor of
+    the patient's site."""
+    staff = region.staff
     supervisors = [i for i, s in enumerate(staff) if s.role == "peer_supervisor"]
+    supervising: dict[int, list[int]] = {}
+    for i in supervisors:
+        for site in staff[i].sites:
+            supervising.setdefault(site, []).append(i)
+    active = [x for x in region.peers if x.state == ACTIVE]
     by_language: dict[str, list[int]] = {"en": [], "es": []}
-    for i in peers:
-        for lang in staff[i].languages:
-            by_language[lang].append(i)
-    load = dict.fromkeys(peers, 0)
-    capacity = max(8, 2 * len(region.patients) // max(1, len(peers)))
-    demo_peer = next(i for i in peers if staff[i].username == "demo-peer")
+    by_site: dict[tuple[int, str], list[int]] = {}
+    for x in active:
+        for lang in staff[x.staff].languages:
+            by_language.setdefault(lang, []).append(x.staff)
+            for site in staff[x.staff].sites:
+                by_site.setdefault((site, lang), []).append(x.staff)
+    room = {x.staff: (x.max_patients or 1) - _between(rng, 0, 2) for x in active}
+    since = {x.staff: x.state_since for x in active}
+    demo_peer = next(x.staff for x in active if staff[x.staff].username == "demo-peer")
+    room[demo_peer] = 3  # the demo patient and two more, with places left to propose
     matches: list[MatchSpec] = []
     for e in region.episodes:
         p = region.patients[e.patient]
@@ -569,12 +664,19 @@ def _matches(region: Region, rng: random.Random, today: date) -> list[MatchSpec]
         forced = p.username == "demo-patient"
         if not forced and rng.random() >= 0.5:
             continue
-        pool = [demo_peer] if forced else by_language[p.language] or peers
-        peer = _pick(rng, pool)
-        if load[peer] >= capacity and not forced:
+        pool = (
+            [demo_peer]
+            if forced
+            else by_site.get((p.site, p.language)) or by_language.get(p.language) or []
+        )
+        if not pool:
             continue
-        load[peer] += 1
-        start = e.first_contact_date or e.referral_date
+        peer = _pick(rng, pool)
+        if room[peer] <= 0 and not forced:
+            continue
+        room[peer] -= 1
+        start = max(e.first_contact_date or e.referral_date, since[peer] + timedelta(days=1))
         approved = _at(min(today, start + timedelta(days=_between(rng, 3, 21))), rng)
-        matches.append(MatchSpec(peer, e.patient, _pick(rng, supervisors), approved))
+        approver = _pick(rng, supervising.get(p.site) or supervisors)
+        matches.append(MatchSpec(peer, e.patient, approver, approved))
     return matches

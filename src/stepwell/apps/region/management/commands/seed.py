@@ -11,7 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from stepwell.apps.coordination.content import barrier_vocabulary
 from stepwell.apps.measurement.registry import instruments
+from stepwell.apps.peers.content import peer_content
 from stepwell.apps.region.services import (
     DEMO_PASSWORD,
     RegionNotEmpty,
@@ -20,6 +22,7 @@ from stepwell.apps.region.services import (
 )
 from stepwell.apps.stepping.services import episodes_review_all
 from stepwell.domain.synthetic.assessments import assessment_histories
+from stepwell.domain.synthetic.peers import peer_programme
 from stepwell.domain.synthetic.region import generate_region
 
 
@@ -85,9 +88,16 @@ class Command(BaseCommand):
                 if opts["no_assessments"]
                 else assessment_histories(region, instruments(), seed=opts["seed"], today=today)
             )
+            peers = peer_programme(
+                region,
+                peer_content(),
+                tuple(barrier_vocabulary().kinds),
+                seed=opts["seed"],
+                today=today,
+            )
             try:
                 result = region_store(
-                    region=region, now=now, progress=advance, assessments=histories
+                    region=region, now=now, progress=advance, assessments=histories, peers=peers
                 )
             except RegionNotEmpty as exc:
                 raise CommandError(str(exc)) from None
@@ -98,6 +108,11 @@ class Command(BaseCommand):
             f"{result.matches} peer matches and {result.assessments} assessments "
             f"in {seconds:.1f} s "
             f"({result.patients / seconds:,.0f} patients/s)."
+        )
+        self.stdout.write(
+            f"Peer programme: {result.peers} peers, {result.peer_requests} requests for a peer "
+            f"({sum(r.matched_at is None for r in peers.requests)} waiting), "
+            f"{result.peer_encounters} encounters, {result.peer_groups} groups."
         )
         if histories:
             # Fill the registry: every open episode reviewed under the protocol in force.
