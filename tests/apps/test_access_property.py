@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stepwell.apps.access.models import BreakGlassGrant
-from stepwell.apps.access.selectors import visible_patients
+from stepwell.apps.access.selectors import visibility_for, visible_patients, visible_patients_sql
 from stepwell.apps.accounts.models import SiteMembership, User
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient
 from stepwell.apps.peers.models import PeerMatch
@@ -160,6 +160,19 @@ def _expected(w: dict, users: list[User], patients: list[Patient], u: int) -> se
     return seen
 
 
+def _assert_sql_agrees(user: User, seen: set[int]) -> None:
+    """The raw-SQL spelling of the rules (used by the caseload) reaches the same patients,
+    once each, and marks the same ones as reached only by break-the-glass."""
+    vis = visible_patients_sql(user, now=NOW)
+    with connection.cursor() as cursor:
+        cursor.execute(vis.sql, vis.params)
+        rows = cursor.fetchall()
+    assert sorted(pid for pid, _ in rows) == sorted(seen), user.role
+    glass = {pid for pid, via_break_glass in rows if via_break_glass}
+    assert glass == visibility_for(user, now=NOW).break_glass_ids, user.role
+    assert vis.policy == visibility_for(user, now=NOW).policy
+
+
 @pytest.mark.django_db
 @settings(
     max_examples=40,
@@ -173,4 +186,5 @@ def test_selector_matches_the_policy_on_random_networks(w: dict) -> None:  # typ
         for u, user in enumerate(users):
             got = set(visible_patients(user, now=NOW).values_list("pk", flat=True))
             assert got == _expected(w, users, patients, u), (user.role, w)
+            _assert_sql_agrees(user, got)
         transaction.set_rollback(True)

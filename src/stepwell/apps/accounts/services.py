@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.db import connection
 from django.http import HttpRequest
 
 from stepwell.apps.accounts.models import ApiToken, User
@@ -51,13 +53,22 @@ def api_token_issue(
     return raw, token
 
 
-def api_token_user(raw: str, *, now: datetime) -> User | None:
-    """The active user behind a bearer token, or None if unknown, expired or revoked."""
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=_digest(raw), revoked_at__isnull=True, expires_at__gt=now)
-        .first()
+@cache
+def _token_user_sql() -> str:
+    columns = ", ".join(f'u."{f.column}"' for f in User._meta.concrete_fields)
+    return (
+        f"SELECT {columns} FROM accounts_user u "  # noqa: S608 - fixed SQL only
+        "JOIN accounts_apitoken t ON t.user_id = u.id "
+        "WHERE t.key_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND u.is_active"
     )
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+
+
+def api_token_user(raw: str, *, now: datetime) -> User | None:
+    """The active user behind a bearer token, or None if unknown, expired or revoked.
+
+    One plain query: every API request runs it, and building the ORM query and its two
+    model instances cost several times more than the query itself.
+    """
+    at = connection.ops.adapt_datetimefield_value(now) if connection.vendor == "sqlite" else now
+    # raw() applies the backend's converters (SQLite's datetimes come back aware as well).
+    return next(iter(User.objects.raw(_token_user_sql(), [_digest(raw), at])), None)

@@ -103,6 +103,11 @@ class OpenRisk:
     task_ids: tuple[int, ...]
 
 
+def most_severe(severities: Iterable[str]) -> str:
+    """The most severe of some tasks' severities (at least one)."""
+    return min(severities, key=SEVERITIES.index)
+
+
 def open_risk_by_patient(patient_ids: Iterable[int]) -> dict[int, OpenRisk]:
     """Open risk for patients the caller has already selected through ``visibility_for``
     (no audit here: the caller's read is audited, e.g. ``patient.viewed`` for the banner on
@@ -117,7 +122,7 @@ def open_risk_by_patient(patient_ids: Iterable[int]) -> dict[int, OpenRisk]:
     return {
         pid: OpenRisk(
             count=len(tasks),
-            severity=min((s for _t, s, _d in tasks), key=SEVERITIES.index),
+            severity=most_severe(s for _t, s, _d in tasks),
             due_at=min(d for _t, _s, d in tasks),
             task_ids=tuple(sorted(t for t, _s, _d in tasks)),
         )
