@@ -430,3 +430,29 @@ def test_the_supervision_page_costs_the_same_queries_whatever_the_sizes(
     html = client.get("/peers/supervision/").content.decode()
     assert html.count("data-encounter=") == 4
     assert queries() == before
+
+
+# --- the record's peer-support section ---------------------------------------------------------
+
+
+def test_the_care_team_reads_peer_encounters_in_the_record_apart_from_clinical_notes(
+    network: Network,
+) -> None:
+    a1 = network.patients["a1"]
+    _encounter(network, a1.pk, note="Walked to the market together.", barriers=["transport"])
+    page = _client(network, "clinician").get(f"/patients/{a1.pk}/")
+    html = page.content.decode()
+    assert 'data-testid="peer-encounters"' in html
+    assert "Walked to the market together." in html
+    assert "Transport" in html  # the barrier in words
+    assert "Phone call" in html  # the modality in words
+    assert AuditEvent.objects.filter(
+        action="peer_encounters.viewed", patient_id=a1.pk, actor_id=network.users["clinician"].pk
+    ).exists()
+    # The matched peer reads what they documented; the patient's own page has no such section.
+    peer_page = _client(network, "peer").get(f"/patients/{a1.pk}/").content.decode()
+    assert "Walked to the market together." in peer_page
+    own = _client(network, "patient").get(f"/patients/{a1.pk}/").content.decode()
+    assert 'data-testid="peer-encounters"' not in own
+    # Another peer never reaches the record at all.
+    assert _client(network, "peer_unmatched").get(f"/patients/{a1.pk}/").status_code == 404

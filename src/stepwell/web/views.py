@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ import stepwell
 from stepwell.apps.access.selectors import break_glass_grants_active
 from stepwell.apps.access.services import break_glass_grant
 from stepwell.apps.accounts.models import User
+from stepwell.apps.coordination.content import barrier_vocabulary
 from stepwell.apps.core.content import suppression_rule
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
 from stepwell.apps.measurement.registry import instruments
@@ -29,7 +31,8 @@ from stepwell.apps.measurement.selectors import assessment_summary
 from stepwell.apps.network.models import Site
 from stepwell.apps.patients import selectors
 from stepwell.apps.patients.models import Patient
-from stepwell.apps.peers.selectors import peers_supervised_by
+from stepwell.apps.peers.content import peer_content
+from stepwell.apps.peers.selectors import patient_peer_encounters, peers_supervised_by
 from stepwell.apps.safety.selectors import open_risk_by_patient, own_concerns
 from stepwell.apps.safety.services import CONCERN_ROLES
 from stepwell.apps.stepping.conferences import conference_outcomes_for_patient
@@ -200,6 +203,8 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     }
     if user.role in {Role.PEER, Role.CHW}:
         context["own_concerns"] = own_concerns(user=user, patient_id=patient_id, now=now)
+    if user.role != Role.PATIENT:
+        context["peer_encounters"] = _peer_encounters(user, patient_id, now)
     if record.view is View.FULL:
         context |= {
             "measures": assessment_summary(user=user, patient_id=patient_id, now=now),
@@ -216,6 +221,22 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
             ),
         }
     return render(request, "web/patient_detail.html", context)
+
+
+def _peer_encounters(user: User, patient_id: int, now: datetime) -> list[dict[str, Any]]:
+    """The record's peer-support section: encounters with their codes in words."""
+    vocabulary = peer_content().vocabulary
+    barriers = barrier_vocabulary()
+    language = current_language()
+    return [
+        {
+            "e": e,
+            "modality": vocabulary.text("encounter_modalities", e.modality, language),
+            "topics": [vocabulary.text("encounter_topics", t, language) for t in e.topics],
+            "barriers": [barriers.label("kinds", b, language) for b in e.barriers],
+        }
+        for e in patient_peer_encounters(user=user, patient_id=patient_id, now=now)
+    ]
 
 
 @login_required

@@ -11,7 +11,7 @@ from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 
 from stepwell.apps.access.selectors import visibility_for
 from stepwell.apps.accounts.models import SiteMembership, User
-from stepwell.apps.audit.services import audit_record_many
+from stepwell.apps.audit.services import audit_record, audit_record_many
 from stepwell.apps.core.errors import NotFound
 from stepwell.apps.peers.content import peer_content
 from stepwell.apps.peers.models import (
@@ -26,7 +26,7 @@ from stepwell.apps.peers.models import (
     SupervisionSession,
     TrainingCompletion,
 )
-from stepwell.domain.access.policy import PEER_FIELDS, Role
+from stepwell.domain.access.policy import PEER_FIELDS, Role, View
 from stepwell.domain.peers.content import PeerContent
 from stepwell.domain.peers.curriculum import (
     CertificationStatus,
@@ -363,3 +363,65 @@ def matching_run_latest(*, user: User) -> int | None:
         sites = SiteMembership.objects.filter(user_id=user.pk).values("site_id")
         runs = runs.filter(created_by__memberships__site_id__in=sites)
     return runs.order_by("-created_at", "-id").values_list("id", flat=True).first()
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterView:
+    """A peer encounter as the care team reads it in the record (the peer's own note, kept
+    apart from clinical notes)."""
+
+    id: int
+    occurred_at: datetime
+    peer_name: str
+    modality: str
+    minutes: int
+    topics: tuple[str, ...]
+    mood_before: int | None
+    mood_after: int | None
+    note: str
+    barriers: tuple[str, ...]
+    concern_raised: bool
+    next_contact_on: date | None
+
+
+def patient_peer_encounters(
+    *, user: User, patient_id: int, now: datetime, limit: int = 20
+) -> list[EncounterView]:
+    """The patient's latest peer encounters, newest first, for the care team (full view of
+    the patient) or, for a peer, the encounters they documented themselves. Audited
+    (``peer_encounters.viewed``) when any are shown."""
+    vis = visibility_for(user, now=now)
+    patient = vis.patients.filter(pk=patient_id).values_list("pk", flat=True).first()
+    if patient is None or user.role == Role.PATIENT:
+        raise NotFound("patient")
+    encounters = PeerEncounter.objects.filter(patient_id=patient_id)
+    if vis.policy.view is not View.FULL:
+        encounters = encounters.filter(peer_id=user.pk)
+    rows = list(encounters.select_related("peer").order_by("-occurred_at", "-id")[:limit])
+    if rows:
+        audit_record(
+            actor=user,
+            action="peer_encounters.viewed",
+            now=now,
+            patient_id=patient_id,
+            object_type="patient",
+            object_id=patient_id,
+            via_break_glass=patient_id in vis.break_glass_ids,
+        )
+    return [
+        EncounterView(
+            id=e.pk,
+            occurred_at=e.occurred_at,
+            peer_name=e.peer.get_full_name() or e.peer.username,
+            modality=e.modality,
+            minutes=e.minutes,
+            topics=tuple(e.topics),
+            mood_before=e.mood_before,
+            mood_after=e.mood_after,
+            note=e.note,
+            barriers=tuple(e.barriers),
+            concern_raised=bool(e.concern),
+            next_contact_on=e.next_contact_on,
+        )
+        for e in rows
+    ]
