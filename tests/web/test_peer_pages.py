@@ -456,3 +456,20 @@ def test_the_care_team_reads_peer_encounters_in_the_record_apart_from_clinical_n
     assert 'data-testid="peer-encounters"' not in own
     # Another peer never reaches the record at all.
     assert _client(network, "peer_unmatched").get(f"/patients/{a1.pk}/").status_code == 404
+
+
+def test_a_barrier_from_an_encounter_is_on_the_coordinators_barrier_page(
+    network: Network,
+) -> None:
+    a1 = network.patients["a1"]
+    _encounter(network, a1.pk, barriers=["transport"])
+    coordinator = _client(network, "coordinator")
+    html = coordinator.get("/barriers/").content.decode()
+    assert 'data-testid="barrier-row"' in html
+    assert a1.record_number in html
+    assert "Transport" in html
+    assert "Peer encounter" in html
+    # A coordinator of another site does not see site A's patient; peers have no list.
+    other = _client(network, "coordinator_b").get("/barriers/").content.decode()
+    assert a1.record_number not in other
+    assert _client(network, "peer").get("/barriers/").status_code == 404

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stepwell.web import measurement, peers, safety, safety_plan, stepping, views
+from stepwell.web import coordination, measurement, peers, safety, safety_plan, stepping, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,7 @@ urlpatterns = [
         name="progress-chart",
     ),
     path("registry/", stepping.registry, name="registry"),
+    path("barriers/", coordination.barrier_list, name="barriers"),
     path("episodes/<int:episode_id>/review/", stepping.episode_review, name="episode-review"),
     path(
         "episodes/<int:episode_id>/step-decisions/",
