@@ -251,9 +251,13 @@ def test_a_peer_is_trained_certified_and_supervised_over_http(
         "availability": ["mon-evening"],
         "max_patients": 2,
     }
-    saved = _post(api_client, f"{base}/profile", profile, supervisor)
-    assert saved.status_code == 200, saved.content
+    # Enrolled through POST /api/v1/peers, once; later edits go to the profile.
+    saved = _post(api_client, "/api/v1/peers", {"peer_id": peer.pk, **profile}, supervisor)
+    assert saved.status_code == 201, saved.content
     assert saved.json()["state"] == "applicant"
+    again = _post(api_client, "/api/v1/peers", {"peer_id": peer.pk, **profile}, supervisor)
+    assert _fields(again) == {"peer_id"}
+    assert _post(api_client, f"{base}/profile", profile, supervisor).status_code == 200
     assert _post(api_client, f"{base}/state", {"state": "in_training"}, supervisor).json()[
         "state"
     ] == ("in_training")

@@ -146,6 +146,27 @@ def _profile(p: PeerProfile) -> dict[str, Any]:
     }
 
 
+class EnrolIn(ProfileIn):
+    peer_id: int
+
+
+@router.post(
+    "/peers",
+    response={201: ProfileOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Enrol a peer user in the programme as an applicant, with their profile",
+)
+def peer_enrol(request: HttpRequest, payload: EnrolIn) -> Any:
+    fields = payload.model_dump()
+    peer_id = fields.pop("peer_id")
+    saved = services.peer_enrol(
+        actor=_user(request),
+        peer_id=peer_id,
+        profile=services.ProfileInput(**fields),
+        now=timezone.now(),
+    )
+    return Status(201, _profile(saved))
+
+
 @router.post(
     "/peers/{peer_id}/profile",
     response={200: ProfileOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},

@@ -163,6 +163,18 @@ def peer_profile_save(
 
 
 @transaction.atomic
+def peer_enrol(*, actor: User, peer_id: int, profile: ProfileInput, now: datetime) -> PeerProfile:
+    """Enrol a peer user in the programme (an applicant with this profile): programme staff
+    of the peer's site. A peer already enrolled is refused (edit the profile instead)."""
+    _staff_peer(actor, peer_id, "enrol peers")
+    if PeerProfile.objects.filter(user_id=peer_id).exists():
+        raise InvalidInput(
+            [FieldProblem("peer_id", f"peer {peer_id} is already enrolled; edit the profile")]
+        )
+    return peer_profile_save(actor=actor, peer_id=peer_id, profile=profile, now=now)
+
+
+@transaction.atomic
 def peer_state_change(
     *, actor: User, peer_id: int, target: str, reason: str, now: datetime
 ) -> PeerProfile:
