@@ -219,6 +219,7 @@ def child_main(patients: int, seconds: float) -> dict[str, Any]:
         "flags": summary.flags,
         "seconds": round(seconds_taken, 2),
         "episodes_per_second": round(summary.episodes / seconds_taken),
+        "worker_processes": summary.workers,
     }
     if connection.vendor == "postgresql":
         result["caseload"] = _caseload(seconds)
