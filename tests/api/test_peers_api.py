@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from stepwell.apps.accounts.models import User
+from stepwell.apps.audit.models import AuditEvent
 from stepwell.apps.peers.content import peer_content
 from stepwell.apps.peers.models import MatchingRun, PeerMatch, TrainingCompletion
 from stepwell.apps.safety.models import EscalationTask
@@ -100,6 +101,10 @@ def test_a_proposal_grants_nothing_until_a_supervisor_approves_it(
         peer.pk,
     )
     assert pair["peer_name"] == peer.username
+    # Reading the run shows patients: audited per patient, for the reader.
+    assert AuditEvent.objects.filter(
+        action="matching_run.read", patient_id=a2.pk, actor_id=network.users["coordinator"].pk
+    ).exists()
     assert pair["reasons"]
     assert all(r["code"] and r["text"] for r in pair["reasons"])
     texts = {r["code"]: r["text"] for r in pair["reasons"]}

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from stepwell.apps.access.selectors import visible_patients
+from stepwell.apps.accounts.models import User
 from stepwell.apps.coordination.selectors import barriers_open
 from stepwell.apps.core.errors import InvalidInput
 from stepwell.apps.peers.content import peer_content
@@ -109,7 +110,7 @@ def test_an_uncertified_or_unsupervised_peer_is_excluded_with_the_reason(
     assert proposal.peer_id == ready
     # A proposal grants nothing ...
     assert not PeerMatch.objects.filter(peer_id=ready, status="active").exists()
-    ready_user = network.users["peer"].__class__.objects.get(pk=ready)
+    ready_user = User.objects.get(pk=ready)
     assert network.patients["a2"].pk not in set(
         visible_patients(ready_user, now=now).values_list("pk", flat=True)
     )

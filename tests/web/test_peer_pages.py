@@ -473,3 +473,33 @@ def test_a_barrier_from_an_encounter_is_on_the_coordinators_barrier_page(
     other = _client(network, "coordinator_b").get("/barriers/").content.decode()
     assert a1.record_number not in other
     assert _client(network, "peer").get("/barriers/").status_code == 404
+
+
+def test_the_barrier_lists_cost_the_same_queries_whatever_their_length(network: Network) -> None:
+    from tests.conftest import token_for
+
+    page = _client(network, "coordinator")
+    api = Client()
+    headers = {"Authorization": f"Bearer {token_for(api, network.users['coordinator'])}"}
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as web:
+            assert page.get("/barriers/").status_code == 200
+        with CaptureQueriesContext(connection) as rest:
+            assert api.get("/api/v1/barriers", headers=headers).status_code == 200
+        return len(web.captured_queries), len(rest.captured_queries)
+
+    _encounter(network, network.patients["a1"].pk, barriers=["transport"])
+    before = queries()
+    _encounter(network, network.patients["a1"].pk, barriers=["cost", "distance"])
+    _encounter(network, network.patients["a1"].pk, barriers=["language"])
+    assert page.get("/barriers/").content.decode().count('data-testid="barrier-row"') == 4
+    assert queries() == before
+
+
+def test_opening_the_encounter_form_is_an_audited_read(network: Network) -> None:
+    a1 = network.patients["a1"]
+    assert _client(network, "peer").get(_encounter_url(network)).status_code == 200
+    assert AuditEvent.objects.filter(
+        action="peer_patient.viewed", patient_id=a1.pk, actor_id=network.users["peer"].pk
+    ).exists()

@@ -20,7 +20,7 @@ from stepwell.api.auth import AUTH
 from stepwell.api.schemas import ErrorOut, StrictIn
 from stepwell.apps.coordination.selectors import barriers_open
 from stepwell.apps.peers import matching, services
-from stepwell.apps.peers.models import GroupSession, MatchingRun, PeerGroup, PeerProfile
+from stepwell.apps.peers.models import GroupSession, MatchingRun, PeerGroup, PeerProfile, RunStatus
 from stepwell.apps.peers.reasons import reasons_in_words
 from stepwell.apps.peers.run_selectors import matching_run_detail
 from stepwell.apps.peers.selectors import peers_overview
@@ -184,7 +184,7 @@ def peer_profile(request: HttpRequest, peer_id: int, payload: ProfileIn) -> Any:
 
 class StateIn(StrictIn):
     state: str = Field(min_length=1, max_length=16)
-    reason: str = Field(default="", max_length=4000)
+    reason: str = Field(default="", max_length=services.MAX_TEXT)
 
 
 @router.post(
@@ -252,8 +252,8 @@ class SupervisionIn(StrictIn):
     held_on: date
     minutes: int
     attendee_ids: list[int] = Field(max_length=50)
-    topics: str = Field(default="", max_length=4000)
-    actions: str = Field(default="", max_length=4000)
+    topics: str = Field(default="", max_length=services.MAX_TEXT)
+    actions: str = Field(default="", max_length=services.MAX_TEXT)
     encounter_ids: list[int] = Field(default_factory=list, max_length=200)
 
 
@@ -341,7 +341,7 @@ def peer_request(request: HttpRequest, patient_id: int, payload: PreferenceIn) -
 
 class RematchIn(StrictIn):
     reason: Code = Field(max_length=32, description="a rematch_reasons code")
-    note: str = Field(default="", max_length=4000)
+    note: str = Field(default="", max_length=services.MAX_TEXT)
 
 
 class RematchOut(Schema):
@@ -479,19 +479,19 @@ def run_read(request: HttpRequest, run_id: int, q: Query[LangQuery]) -> Any:
         ],
         "unmatched": [
             {
-                "patient_id": u["patient"],
-                "record_number": d.record_numbers.get(u["patient"], ""),
-                "reasons": reasons_in_words(u.get("reasons", []), language),
+                "patient_id": pid,
+                "record_number": d.record_numbers.get(pid, ""),
+                "reasons": reasons_in_words(reasons, language),
             }
-            for u in run.unmatched
+            for pid, reasons in d.unmatched
         ],
         "excluded_peers": [
             {
-                "peer_id": x["peer"],
-                "peer_name": d.peer_names.get(x["peer"], ""),
-                "reasons": reasons_in_words(x.get("reasons", []), language),
+                "peer_id": pid,
+                "peer_name": d.peer_names.get(pid, ""),
+                "reasons": reasons_in_words(reasons, language),
             }
-            for x in run.excluded_peers
+            for pid, reasons in d.excluded
         ],
     }
 
@@ -539,7 +539,7 @@ def run_approve(request: HttpRequest, run_id: int, payload: ApproveIn | None = N
     )
     return {
         "run_id": run_id,
-        "status": "approved",
+        "status": RunStatus.APPROVED.value,
         "matches": [{"id": m.pk, "patient_id": m.patient_id, "peer_id": m.peer_id} for m in made],
     }
 
@@ -554,10 +554,9 @@ class EncounterIn(StrictIn):
     topics: list[Code] = Field(max_length=20)
     mood_before: int | None = None
     mood_after: int | None = None
-    note: str = Field(default="", max_length=4000)
+    note: str = Field(default="", max_length=services.MAX_TEXT)
     barriers: list[Code] = Field(default_factory=list, max_length=20)
-    # 2000: what concern_raise accepts (the encounter service would let 4000 through).
-    concern: str = Field(default="", max_length=2000)
+    concern: str = Field(default="", max_length=services.CONCERN_MAX)
     concern_urgency: Literal[CONCERN_URGENCIES] = "soon"  # type: ignore[valid-type]
     next_contact_on: date | None = None
     client_uuid: UUID | None = Field(default=None, description="made on the device; sent once")
@@ -697,7 +696,7 @@ def group_members(request: HttpRequest, group_id: int, payload: MembersIn) -> An
 class GroupSessionIn(StrictIn):
     held_at: AwareDatetime
     attended_ids: list[int] = Field(default_factory=list, max_length=100)
-    note: str = Field(default="", max_length=4000)
+    note: str = Field(default="", max_length=services.MAX_TEXT)
 
 
 class GroupSessionOut(Schema):

@@ -26,7 +26,7 @@ from stepwell.apps.patients.models import Channel
 from stepwell.apps.peers import matching, selectors, services
 from stepwell.apps.peers.content import peer_content
 from stepwell.apps.peers.reasons import reasons_in_words
-from stepwell.apps.peers.run_selectors import matching_run_detail
+from stepwell.apps.peers.run_selectors import RunDetail, matching_run_detail
 from stepwell.domain.records import FieldProblem
 from stepwell.domain.safety.escalation import CONCERN_URGENCIES
 from stepwell.web.views import current_language, current_user, report_problems
@@ -73,7 +73,6 @@ def peer_home(request: HttpRequest) -> HttpResponse:
                 }
                 for r in rows
             ],
-            "urgencies": [(code, URGENCY_LABELS.get(code, code)) for code in CONCERN_URGENCIES],
         },
     )
 
@@ -253,20 +252,21 @@ def encounter_new(request: HttpRequest, patient_id: int) -> HttpResponse:
 def _peer_rows(overview: list[selectors.PeerOverview], language: str) -> list[dict[str, Any]]:
     content = peer_content()
     sentences = content.programme.sentences
-    today = timezone.localdate()
     return [
         {
             "p": p,
             "state": sentences.label("states", p.state, language),
             "lacking": [sentences.label("modules", m, language) for m in p.lacking],
-            "overdue": p.supervision_due is None or p.supervision_due < today,
+            "overdue": p.supervision_overdue,
             "ineligible": _reason_texts(p.ineligible, language),
         }
         for p in overview
     ]
 
 
-def _run_context(detail: Any, peers: list[selectors.PeerOverview], language: str) -> dict[str, Any]:
+def _run_context(
+    detail: RunDetail, peers: list[selectors.PeerOverview], language: str
+) -> dict[str, Any]:
     run = detail.run
     eligible = [(p.peer_id, p.display_name) for p in peers if not p.ineligible]
     return {
@@ -285,19 +285,17 @@ def _run_context(detail: Any, peers: list[selectors.PeerOverview], language: str
         ],
         "unmatched": [
             {
-                "record_number": detail.record_numbers.get(u.get("patient"), ""),
-                "reasons": _reason_texts(u.get("reasons", []), language),
+                "record_number": detail.record_numbers.get(pid, ""),
+                "reasons": _reason_texts(reasons, language),
             }
-            for u in run.unmatched
-            if isinstance(u, dict)
+            for pid, reasons in detail.unmatched
         ],
         "excluded": [
             {
-                "peer_name": detail.peer_names.get(x.get("peer"), ""),
-                "reasons": _reason_texts(x.get("reasons", []), language),
+                "peer_name": detail.peer_names.get(pid, ""),
+                "reasons": _reason_texts(reasons, language),
             }
-            for x in run.excluded_peers
-            if isinstance(x, dict)
+            for pid, reasons in detail.excluded
         ],
     }
 
@@ -340,7 +338,7 @@ def supervision(request: HttpRequest) -> HttpResponse:
     vocabulary = peer_content().vocabulary
     context: dict[str, Any] = {
         "peers": _peer_rows(peers, language),
-        "may_run": user.role in matching.RUN_ROLES,
+        "may_run": user.role in selectors.PROGRAMME_STAFF,
         "may_approve": user.role in matching.APPROVE_ROLES,
         "leave_waiting": LEAVE_WAITING,
         "reviews": None if reviews is None else _review_rows(reviews, language),

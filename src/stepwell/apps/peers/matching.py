@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from stepwell.apps.accounts.models import SiteMembership, User
+from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.services import audit_record
 from stepwell.apps.core.content import WatchedFile, content_path, read_content_yaml
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
@@ -31,7 +31,14 @@ from stepwell.apps.peers.models import (
     RematchRequest,
     RunStatus,
 )
-from stepwell.apps.peers.selectors import certification_of, last_supervision_of, match_counts
+from stepwell.apps.peers.selectors import (
+    PROGRAMME_STAFF,
+    certification_of,
+    last_supervision_of,
+    match_counts,
+    runs_of,
+    staff_site_ids,
+)
 from stepwell.domain.access.policy import Role
 from stepwell.domain.matching import (
     MatchingConfig,
@@ -48,7 +55,6 @@ from stepwell.domain.peers.eligibility import capacity, match_eligibility
 from stepwell.domain.peers.reasons import Reason as PeerReason
 from stepwell.domain.records import FieldProblem
 
-RUN_ROLES = frozenset({Role.PEER_SUPERVISOR, Role.COORDINATOR, Role.ADMIN})
 APPROVE_ROLES = frozenset({Role.PEER_SUPERVISOR, Role.ADMIN})
 
 
@@ -70,9 +76,8 @@ def matching_config() -> MatchingConfig:
 
 def _site_ids(actor: User) -> list[int] | None:
     """The actor's sites; None for an administrator (every site)."""
-    if actor.role == Role.ADMIN:
-        return None
-    return list(SiteMembership.objects.filter(user_id=actor.pk).values_list("site_id", flat=True))
+    sites = staff_site_ids(actor)
+    return None if sites is None else list(sites)
 
 
 def _location(lat: float | None, lon: float | None) -> tuple[float, float] | None:
@@ -161,7 +166,7 @@ def _offers(site_ids: list[int] | None, now: datetime) -> list[PeerOffer]:
 def matching_propose(*, actor: User, now: datetime) -> tuple[MatchResult, MatchResult]:
     """The optimiser's and the greedy baseline's results for the actor's sites, stored
     nowhere (``stepwell match --dry-run``)."""
-    if actor.role not in RUN_ROLES:
+    if actor.role not in PROGRAMME_STAFF:
         raise Forbidden("this role cannot run matching")
     sites = _site_ids(actor)
     needs, _ = _waiting(sites)
@@ -175,12 +180,10 @@ def matching_run_create(*, actor: User, now: datetime) -> MatchingRun:
     """Run the optimiser over the actor's sites and store the proposal. Earlier proposals
     still awaiting approval are superseded (their places are released first, so this run
     sees every peer's real capacity). Grants no access."""
-    if actor.role not in RUN_ROLES:
+    if actor.role not in PROGRAMME_STAFF:
         raise Forbidden("this role cannot run matching")
     sites = _site_ids(actor)
-    stale = MatchingRun.objects.select_for_update().filter(status=RunStatus.PROPOSED)
-    if sites is not None:
-        stale = stale.filter(created_by__memberships__site_id__in=sites)
+    stale = runs_of(actor).select_for_update().filter(status=RunStatus.PROPOSED)
     stale_ids = list(stale.values_list("id", flat=True))
     MatchingRun.objects.filter(pk__in=stale_ids).update(status=RunStatus.SUPERSEDED)
     started = time.perf_counter()
@@ -237,14 +240,8 @@ def matching_run_create(*, actor: User, now: datetime) -> MatchingRun:
 
 
 def _run_for(actor: User, run_id: int) -> MatchingRun:
-    run = MatchingRun.objects.select_for_update().filter(pk=run_id).first()
+    run = runs_of(actor).select_for_update().filter(pk=run_id).first()
     if run is None:
-        raise NotFound("matching run")
-    sites = _site_ids(actor)
-    if (
-        sites is not None
-        and not SiteMembership.objects.filter(user_id=run.created_by_id, site_id__in=sites).exists()
-    ):
         raise NotFound("matching run")
     return run
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 
 from stepwell.apps.access.selectors import visibility_for
 from stepwell.apps.accounts.models import SiteMembership, User
@@ -35,7 +35,12 @@ from stepwell.domain.peers.curriculum import (
     completion_for,
 )
 from stepwell.domain.peers.eligibility import PeerState as EligibilityState
-from stepwell.domain.peers.eligibility import capacity, match_eligibility, supervision_due_by
+from stepwell.domain.peers.eligibility import (
+    capacity,
+    match_eligibility,
+    supervision_due_by,
+    supervision_reason,
+)
 from stepwell.domain.peers.reasons import Reason as PeerReason
 
 
@@ -47,12 +52,42 @@ class PeerSummary:
     active_matches: int
 
 
+# Who runs the peer programme: reads peers and matching runs of their sites, runs matching.
+PROGRAMME_STAFF = frozenset({Role.PEER_SUPERVISOR, Role.COORDINATOR, Role.ADMIN})
+
+
+def staff_site_ids(user: User) -> QuerySet[SiteMembership, int] | None:
+    """The sites whose peers and matching runs programme staff act on: their own (a
+    subquery); None for an administrator (every site)."""
+    if user.role == Role.ADMIN:
+        return None
+    return SiteMembership.objects.filter(user_id=user.pk).values_list("site_id", flat=True)
+
+
+def peers_of(user: User) -> QuerySet[User]:
+    """Active peers sharing a site with ``user`` (every active peer for an administrator)."""
+    peers = User.objects.filter(role=Role.PEER, is_active=True)
+    sites = staff_site_ids(user)
+    if sites is None:
+        return peers
+    return peers.filter(pk__in=SiteMembership.objects.filter(site_id__in=sites).values("user_id"))
+
+
+def runs_of(user: User) -> QuerySet[MatchingRun]:
+    """Matching runs made by someone of ``user``'s sites (every run for an administrator)."""
+    sites = staff_site_ids(user)
+    runs = MatchingRun.objects.all()
+    if sites is None:
+        return runs
+    return runs.filter(
+        created_by_id__in=SiteMembership.objects.filter(site_id__in=sites).values("user_id")
+    )
+
+
 def peers_supervised_by(supervisor: User) -> list[PeerSummary]:
     """Peers who share a site with the supervisor, with their active match counts."""
-    site_ids = SiteMembership.objects.filter(user_id=supervisor.pk).values("site_id")
     peers = (
-        User.objects.filter(role=Role.PEER, is_active=True, memberships__site_id__in=site_ids)
-        .distinct()
+        peers_of(supervisor)
         .annotate(active=Count("peer_matches", filter=Q(peer_matches__status=MatchStatus.ACTIVE)))
         .order_by("last_name", "first_name", "id")
     )
@@ -118,6 +153,7 @@ class PeerOverview:
     lacking: tuple[str, ...]
     last_supervision: date | None
     supervision_due: date | None
+    supervision_overdue: bool  # as the programme's supervision rule reads it today
     active_matches: int
     max_patients: int
     ineligible: tuple[PeerReason, ...]
@@ -126,15 +162,11 @@ class PeerOverview:
 def peers_overview(*, user: User, now: datetime) -> list[PeerOverview]:
     """Peers of the user's sites (every peer for an admin) with what a supervisor watches.
     Programme staff only."""
-    if user.role not in {Role.PEER_SUPERVISOR, Role.COORDINATOR, Role.ADMIN}:
+    if user.role not in PROGRAMME_STAFF:
         raise NotFound("peers")
     content = peer_content()
     rules = content.programme
-    peers = User.objects.filter(role=Role.PEER, is_active=True)
-    if user.role != Role.ADMIN:
-        sites = SiteMembership.objects.filter(user_id=user.pk).values("site_id")
-        peers = peers.filter(memberships__site_id__in=sites).distinct()
-    people = list(peers.order_by("last_name", "first_name", "id"))
+    people = list(peers_of(user).order_by("last_name", "first_name", "id"))
     ids = [p.pk for p in people]
     profiles = {p.user_id: p for p in PeerProfile.objects.filter(user_id__in=ids)}
     certs = certification_of(ids, content, now)
@@ -164,6 +196,7 @@ def peers_overview(*, user: User, now: datetime) -> list[PeerOverview]:
                 lacking=cert.lacking,
                 last_supervision=last,
                 supervision_due=supervision_due_by(last, rules),
+                supervision_overdue=supervision_reason(last, now, rules) is not None,
                 active_matches=active,
                 max_patients=capacity(peer_state, rules),
                 ineligible=match_eligibility(peer_state, cert, last, now, rules),
@@ -273,15 +306,16 @@ class EncounterToReview:
 
 
 def encounters_to_review(
-    *, supervisor: User, now: datetime, days: int = 14, limit: int = 200
+    *, supervisor: User, now: datetime, limit: int = 200
 ) -> list[EncounterToReview]:
-    """Encounters of the last ``days`` days by peers sharing a site with the supervisor,
+    """Encounters of the programme's review window (``supervision.review_window_days``) by
+    peers sharing a site with the supervisor,
     not yet reviewed in a supervision session, newest first (at most ``limit``). Peer
     supervisors only (anyone else: NotFound). Audited per patient listed. Two queries."""
     if supervisor.role != Role.PEER_SUPERVISOR:
         raise NotFound("encounters")
-    sites = SiteMembership.objects.filter(user_id=supervisor.pk).values("site_id")
-    peers = User.objects.filter(role=Role.PEER, memberships__site_id__in=sites).values("id")
+    days = peer_content().programme.supervision_review_days
+    peers = peers_of(supervisor).values("id")
     reviewed = SupervisionSession.encounters_reviewed.through.objects.values("peerencounter_id")
     rows = (
         PeerEncounter.objects.filter(peer_id__in=peers, occurred_at__gte=now - timedelta(days=days))
@@ -356,12 +390,9 @@ def matching_run_latest(*, user: User) -> int | None:
     """The id of the latest matching run (awaiting approval or approved; superseded runs
     are skipped) that the user may read: a run by someone of the user's sites (any run for
     an admin). Programme staff only (anyone else: NotFound)."""
-    if user.role not in {Role.PEER_SUPERVISOR, Role.COORDINATOR, Role.ADMIN}:
+    if user.role not in PROGRAMME_STAFF:
         raise NotFound("matching run")
-    runs = MatchingRun.objects.filter(status__in=[RunStatus.PROPOSED, RunStatus.APPROVED])
-    if user.role != Role.ADMIN:
-        sites = SiteMembership.objects.filter(user_id=user.pk).values("site_id")
-        runs = runs.filter(created_by__memberships__site_id__in=sites)
+    runs = runs_of(user).filter(status__in=[RunStatus.PROPOSED, RunStatus.APPROVED])
     return runs.order_by("-created_at", "-id").values_list("id", flat=True).first()
 
 

@@ -33,7 +33,12 @@ from stepwell.apps.peers.models import (
     SupervisionSession,
     TrainingCompletion,
 )
-from stepwell.apps.peers.selectors import certification_of
+from stepwell.apps.peers.selectors import (
+    PROGRAMME_STAFF,
+    certification_of,
+    peers_of,
+    staff_site_ids,
+)
 from stepwell.apps.safety.models import SafetyEvent
 from stepwell.apps.safety.services import MAX_NOTE as SAFETY_NOTE_MAX
 from stepwell.apps.safety.services import concern_raise
@@ -45,7 +50,6 @@ from stepwell.domain.peers.profile import PeerProfile as ProfileCheck
 from stepwell.domain.peers.profile import check_encounter, check_profile
 from stepwell.domain.records import FieldProblem
 
-PROGRAMME_STAFF = frozenset({Role.PEER_SUPERVISOR, Role.COORDINATOR, Role.ADMIN})
 MAX_TEXT = 4000
 CONCERN_MAX = SAFETY_NOTE_MAX  # a concern becomes a safety event's note
 
@@ -62,18 +66,11 @@ def _peer(peer_id: int) -> User:
     return peer
 
 
-def _shares_site(actor: User, peer: User) -> bool:
-    """Supervisors and coordinators act on peers of their own sites; admins on all."""
-    if actor.role == Role.ADMIN:
-        return True
-    mine = SiteMembership.objects.filter(user_id=actor.pk).values("site_id")
-    return SiteMembership.objects.filter(user_id=peer.pk, site_id__in=mine).exists()
-
-
 def _staff_peer(actor: User, peer_id: int, what: str) -> User:
+    """A peer of the actor's sites, for programme staff (admins: any peer)."""
     _require(actor, PROGRAMME_STAFF, what)
-    peer = _peer(peer_id)
-    if not _shares_site(actor, peer):
+    peer = peers_of(actor).filter(pk=peer_id).first()
+    if peer is None:
         raise NotFound("peer")
     return peer
 
@@ -230,8 +227,12 @@ def training_completion_record(
     """An assessed attempt at a training module, for a peer or a clinician of the actor's
     sites; the actor is the assessor. Expiry follows the module's ``valid_for_days``."""
     _require(actor, PROGRAMME_STAFF | {Role.CLINICIAN}, "record training")
-    trainee = User.objects.filter(pk=user_id, is_active=True).first()
-    if trainee is None or not _shares_site(actor, trainee):
+    trainees = User.objects.filter(pk=user_id, is_active=True)
+    sites = staff_site_ids(actor)
+    if sites is not None:  # people of the actor's sites (an administrator: anyone)
+        trainees = trainees.filter(memberships__site_id__in=sites)
+    trainee = trainees.distinct().first()
+    if trainee is None:
         raise NotFound("user")
     content = peer_content()
     problems: list[FieldProblem] = []
@@ -302,14 +303,15 @@ def supervision_session_record(
         problems.append(FieldProblem("format", f"{format!r} is not one of " + ", ".join(formats)))
     if held_on > now.date():
         problems.append(FieldProblem("held_on", f"{held_on} is in the future"))
-    if not 1 <= minutes <= 600:
-        problems.append(FieldProblem("minutes", f"{minutes} is not between 1 and 600"))
-    peers = [_peer_or_none(pid) for pid in dict.fromkeys(attendee_ids)]
-    if not attendee_ids:
+    longest = content.programme.supervision_max_minutes
+    if not 1 <= minutes <= longest:
+        problems.append(FieldProblem("minutes", f"{minutes} is not between 1 and {longest}"))
+    wanted = list(dict.fromkeys(attendee_ids))
+    peers = list(peers_of(actor).filter(pk__in=wanted))
+    if not wanted:
         problems.append(FieldProblem("attendee_ids", "at least one peer attended"))
-    for pid, peer in zip(dict.fromkeys(attendee_ids), peers, strict=True):
-        if peer is None or not _shares_site(actor, peer):
-            problems.append(FieldProblem("attendee_ids", f"{pid} is not a peer you supervise"))
+    for pid in sorted(set(wanted) - {p.pk for p in peers}):
+        problems.append(FieldProblem("attendee_ids", f"{pid} is not a peer you supervise"))
     encounters = list(PeerEncounter.objects.filter(pk__in=encounter_ids, peer_id__in=attendee_ids))
     missing = set(encounter_ids) - {e.pk for e in encounters}
     if missing:
@@ -332,7 +334,7 @@ def supervision_session_record(
         actions=actions,
         recorded_at=now,
     )
-    session.attendees.set([p for p in peers if p is not None])
+    session.attendees.set(peers)
     session.encounters_reviewed.set(encounters)
     audit_record(
         actor=actor,
@@ -343,10 +345,6 @@ def supervision_session_record(
         details={"attendees": sorted(attendee_ids), "encounters": sorted(encounter_ids)},
     )
     return session
-
-
-def _peer_or_none(peer_id: int) -> User | None:
-    return User.objects.filter(pk=peer_id, role=Role.PEER).first()
 
 
 # --- patients waiting for a peer ------------------------------------------------------------
@@ -667,8 +665,8 @@ def peer_group_create(
     peers of that site."""
     _require(actor, PROGRAMME_STAFF, "create groups")
     problems: list[FieldProblem] = []
-    name = _text("name", name, problems, required=True)[:120]
-    schedule = _text("schedule", schedule, problems, required=True)[:200]
+    name = _text("name", name, problems, required=True, limit=120)
+    schedule = _text("schedule", schedule, problems, required=True, limit=200)
     kinds = peer_content().vocabulary.codes("group_kinds")
     if kind not in kinds:
         problems.append(FieldProblem("kind", f"{kind!r} is not one of " + ", ".join(kinds)))

@@ -56,6 +56,8 @@ class ProgrammeRules:
     supervision_required: bool  # no new match with supervision overdue (or never held)
     supervision_overdue_after_days: int  # whole days; overdue when MORE days have passed
     supervision_min_minutes: int  # a shorter session does not count as supervision
+    supervision_max_minutes: int  # the longest supervision session that may be recorded
+    supervision_review_days: int  # encounters this recent wait for review in supervision
     default_max_patients: int  # capacity of a peer whose profile sets none
     max_patients_limit: int  # the most a profile may set
     proposals_hold_a_place: bool  # proposals awaiting approval count towards capacity
@@ -206,6 +208,10 @@ def parse_programme(
             supervision, "overdue_after_days", "supervision.overdue_after_days"
         ),
         supervision_min_minutes=r.positive(supervision, "min_minutes", "supervision.min_minutes"),
+        supervision_max_minutes=r.positive(supervision, "max_minutes", "supervision.max_minutes"),
+        supervision_review_days=r.positive(
+            supervision, "review_window_days", "supervision.review_window_days"
+        ),
         default_max_patients=r.positive(
             capacity, "default_max_patients", "capacity.default_max_patients"
         ),
