@@ -32,6 +32,7 @@ INSTRUMENTS = {i.code: i for i in map(_load, FILES)}
 def test_the_required_instruments_are_shipped() -> None:
     assert set(INSTRUMENTS) >= {
         "PHQ-9",
+        "PHQ-2",
         "GAD-7",
         "PHQ-15",
         "SSS-8",

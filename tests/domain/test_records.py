@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from stepwell.domain.records import (
     check_birth_date,
     check_episode_dates,
     check_location,
     check_step,
+    phone_number,
 )
 
 TODAY = date(2026, 11, 23)
@@ -45,3 +48,18 @@ def test_location_and_step() -> None:
     assert check_step(1) == []
     assert check_step(0)[0].message == "0 is not one of 1, 2, 3, 4"
     assert check_step(5, field="to_step")[0].field == "to_step"
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("+1 (555) 010-0123", "+15550100123"),
+        ("555.010.0123", "+5550100123"),
+        ("+52 55 1234 5678", "+525512345678"),
+        ("12345", None),  # too short to be a number
+        ("+1 555 CALL NOW", None),
+        ("", None),
+    ],
+)
+def test_phone_numbers_are_stored_in_one_form(raw: str, stored: str | None) -> None:
+    assert phone_number(raw) == stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -72,3 +73,16 @@ def check_step(step: int, *, field: str = "step") -> list[FieldProblem]:
     if step not in STEPS:
         return [FieldProblem(field, f"{step} is not one of 1, 2, 3, 4")]
     return []
+
+
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+def phone_number(raw: str) -> str | None:
+    """A phone number as stored and matched: ``+1 (555) 010-0123`` → ``+15550100123``
+    (spaces, dots, dashes and brackets dropped; a leading + added). None when what is left
+    is not 6 to 15 digits. Inbound SMS find patients by this exact form."""
+    digits = re.sub(r"[\s().-]", "", raw or "")
+    if not _PHONE.match(digits):
+        return None
+    return digits if digits.startswith("+") else "+" + digits

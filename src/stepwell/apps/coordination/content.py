@@ -1,4 +1,7 @@
-"""The barrier vocabulary (``content/coordination/barriers.yaml``)."""
+"""The coordination content files: the barrier vocabulary (``barriers.yaml``), the access
+rules (``access.yaml``) and the message templates (``messages.yaml``) of
+``content/coordination/``. Each is re-read when it changes; a changed file that is rejected
+leaves the last good one in force."""
 
 from __future__ import annotations
 
@@ -8,6 +11,12 @@ from typing import Any
 
 from stepwell.apps.core.content import WatchedFile, content_path, read_content_yaml
 from stepwell.domain.content_files import ContentFileError
+from stepwell.domain.coordination.reminders import MessageTemplates, parse_templates
+from stepwell.domain.coordination.rules import (
+    CoordinationFileError,
+    CoordinationRules,
+    parse_rules,
+)
 
 
 class BarrierFileError(ContentFileError):
@@ -60,3 +69,39 @@ _vocabulary = WatchedFile(
 
 def barrier_vocabulary() -> BarrierVocabulary:
     return _vocabulary.get()
+
+
+# --- access rules and message templates (domain/coordination) ---------------------------
+
+
+def _load_rules(path: Path) -> CoordinationRules:
+    return parse_rules(read_content_yaml(path, CoordinationFileError), source=str(path))
+
+
+def _load_templates(path: Path) -> MessageTemplates:
+    return parse_templates(read_content_yaml(path, CoordinationFileError), source=str(path))
+
+
+_rules = WatchedFile(
+    lambda: content_path("coordination", "access.yaml"),
+    _load_rules,
+    CoordinationFileError,
+    "coordination access rules",
+)
+_templates = WatchedFile(
+    lambda: content_path("coordination", "messages.yaml"),
+    _load_templates,
+    CoordinationFileError,
+    "coordination message templates",
+)
+
+
+def coordination_rules() -> CoordinationRules:
+    """The access rules in force (``content/coordination/access.yaml``): time zones and
+    quiet hours, travel, reminders, referral deadlines, SMS keywords, appointment codes."""
+    return _rules.get()
+
+
+def message_templates() -> MessageTemplates:
+    """The SMS and e-mail templates in force (``content/coordination/messages.yaml``)."""
+    return _templates.get()
