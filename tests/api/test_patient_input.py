@@ -49,6 +49,8 @@ def test_a_valid_patient_is_created(network: Network) -> None:
     assert body["record_number"].startswith("SW-")
     assert body["site"] == {"id": network.site_a.pk, "name": "Site a"}
     assert Patient.objects.filter(pk=body["id"], given_name="Flor").exists()
+    # Stored in the one form inbound SMS are matched by.
+    assert Patient.objects.get(pk=body["id"]).phone == "+15550100"
 
 
 PATIENT_CASES = [
@@ -56,6 +58,7 @@ PATIENT_CASES = [
     ("wrong type", {"site_id": "first"}, "site_id", "integer"),
     ("impossible date", {"birth_date": "1990-02-30"}, "birth_date", "date"),
     ("future date", {"birth_date": "2999-01-01"}, "birth_date", "in the future"),
+    ("not a phone number", {"phone": "call me"}, "phone", "pattern"),
     ("unknown site", {"site_id": 999999}, "site_id", "does not exist"),
     ("someone else's site", {"site_id": "SITE_B"}, "site_id", "not one of your sites"),
     ("bad choice", {"sex": "yes"}, "sex", "female"),

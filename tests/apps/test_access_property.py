@@ -1,5 +1,6 @@
 """Property test: the access selector agrees with a plain reading of PRODUCT.md §2 on random
-small networks (memberships, registrations, treating sites, care teams, matches, grants)."""
+small networks (memberships, registrations, treating sites, care teams, matches, grants,
+referrals between sites)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from stepwell.apps.access.models import BreakGlassGrant
 from stepwell.apps.access.selectors import visibility_for, visible_patients, visible_patients_sql
 from stepwell.apps.accounts.models import SiteMembership, User
+from stepwell.apps.coordination.models import Referral
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient
 from stepwell.apps.peers.models import PeerMatch
 from tests.conftest import NOW, make_site
@@ -53,12 +55,22 @@ world = st.fixed_dictionaries(
             st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)), max_size=3
         ),
         "own": st.dictionaries(st.integers(0, 5), st.integers(0, 5), max_size=2),
+        # (patient, to site, status): accepted, scheduled or seen opens the record to that site
+        "referrals": st.lists(
+            st.tuples(
+                st.integers(0, 5),
+                st.integers(0, 2),
+                st.sampled_from(["sent", "accepted", "scheduled", "seen", "declined"]),
+            ),
+            max_size=3,
+        ),
     }
 )
 
 
 def _build(w: dict) -> tuple[list[User], list[Patient]]:  # type: ignore[type-arg]
     sites = [make_site(f"s{i}", lat=37 + i / 10) for i in range(3)]
+    sender = User.objects.create(username="referrer", role="clinician")
     users = []
     for n, (role, memberships) in enumerate(w["users"]):
         user = User.objects.create(username=f"u{n}", role=role)
@@ -93,6 +105,21 @@ def _build(w: dict) -> tuple[list[User], list[Patient]]:  # type: ignore[type-ar
             )
         patients.append(patient)
     _link(w, users, patients)
+    for p, to, status in w["referrals"]:
+        if p < len(patients):
+            from_site = sites[(to + 1) % 3]
+            Referral.objects.create(
+                patient=patients[p],
+                from_site=from_site,
+                to_site=sites[to],
+                reason="why",
+                urgency="routine",
+                status=status,
+                sent_by=sender,
+                sent_at=NOW,
+                deadline_at=NOW + timedelta(days=14),
+                updated_at=NOW,
+            )
     return users, patients
 
 
@@ -143,7 +170,13 @@ def _expected(w: dict, users: list[User], patients: list[Patient], u: int) -> se
     seen = set()
     for n, (reg, treat, _discharged) in enumerate(w["patients"]):
         p = Patient.objects.get(pk=patients[n].pk)
-        by_site = reg in memberships or (treat is not None and treat in memberships)
+        referred_here = any(
+            pp == n and to in memberships and status in {"accepted", "scheduled", "seen"}
+            for pp, to, status in w["referrals"]
+        )
+        by_site = (
+            reg in memberships or (treat is not None and treat in memberships) or referred_here
+        )
         on_team = CareTeamMember.objects.filter(episode__patient=p, user=user).exists()
         matched = PeerMatch.objects.filter(peer=user, patient=p, status="active").exists()
         granted = any(uu == u and pp == n and h < 3 for uu, pp, h in w["grants"])

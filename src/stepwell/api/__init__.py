@@ -5,7 +5,16 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 import stepwell
-from stepwell.api import errors, measurement, peers, safety, safety_plan, stepping, sync
+from stepwell.api import (
+    coordination,
+    errors,
+    measurement,
+    peers,
+    safety,
+    safety_plan,
+    stepping,
+    sync,
+)
 from stepwell.api.routes import auth_router, router
 
 api = NinjaAPI(
@@ -24,3 +33,5 @@ api.add_router("/", safety.router)
 api.add_router("/", safety_plan.router)
 api.add_router("/", sync.router)
 api.add_router("/", peers.router)
+api.add_router("/", coordination.router)
+api.add_router("/", coordination.webhook_router)

@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "stepwell.apps.core",
     "stepwell.apps.accounts",
     "stepwell.apps.network",
@@ -101,6 +103,7 @@ INSTALLED_APPS = [
     "stepwell.apps.safety",
     "stepwell.apps.sync",
     "stepwell.apps.coordination",
+    "stepwell.apps.jobs",
     "stepwell.apps.region",
     "stepwell.web",
 ]
@@ -195,11 +198,35 @@ STEPWELL_SMS_GATEWAY = os.environ.get(
 STEPWELL_EMAIL_GATEWAY = os.environ.get(
     "STEPWELL_EMAIL_GATEWAY", "stepwell.apps.outbox.gateways.FileGateway"
 )
+# HttpSmsGateway: POSTs JSON to this URL; HTTP Basic (user/password) or a bearer token.
+STEPWELL_SMS_HTTP_URL = os.environ.get("STEPWELL_SMS_HTTP_URL", "")
+STEPWELL_SMS_HTTP_USER = os.environ.get("STEPWELL_SMS_HTTP_USER", "")
+STEPWELL_SMS_HTTP_PASSWORD = os.environ.get("STEPWELL_SMS_HTTP_PASSWORD", "")
+STEPWELL_SMS_HTTP_TOKEN = os.environ.get("STEPWELL_SMS_HTTP_TOKEN", "")
+STEPWELL_SMS_HTTP_TIMEOUT = float(os.environ.get("STEPWELL_SMS_HTTP_TIMEOUT", "10"))
+# Inbound SMS (POST /api/v1/sms/inbound): the secret the gateway sends in the
+# X-Stepwell-Webhook-Secret header. Unset: the webhook answers 503 (not configured).
+STEPWELL_SMS_WEBHOOK_SECRET = os.environ.get("STEPWELL_SMS_WEBHOOK_SECRET", "")
+# SmtpEmailGateway: Django's e-mail settings (used only when STEPWELL_EMAIL_GATEWAY names it).
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("STEPWELL_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("STEPWELL_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("STEPWELL_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("STEPWELL_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("STEPWELL_EMAIL_USE_TLS", "0") == "1"
+EMAIL_TIMEOUT = float(os.environ.get("STEPWELL_EMAIL_TIMEOUT", "10"))  # Django's default: none
+DEFAULT_FROM_EMAIL = os.environ.get("STEPWELL_EMAIL_FROM", "stepwell@localhost")
+# Domain of the Message-ID derived from each message key (default: DEFAULT_FROM_EMAIL's).
+STEPWELL_EMAIL_MESSAGE_ID_DOMAIN = os.environ.get("STEPWELL_EMAIL_MESSAGE_ID_DOMAIN", "")
 # A message claimed longer ago than this (seconds) belongs to a worker that died: retaken.
 STEPWELL_OUTBOX_LEASE_SECONDS = int(os.environ.get("STEPWELL_OUTBOX_LEASE_SECONDS", "300"))
 STEPWELL_OUTBOX_DIR = Path(os.environ.get("STEPWELL_OUTBOX_DIR", str(VAR_DIR / "outbox")))
 # Base address written into notifications ("open Stepwell at …/safety/tasks/12/").
 STEPWELL_BASE_URL = os.environ.get("STEPWELL_BASE_URL", "http://127.0.0.1:8000")
+
+# Scheduled jobs (reminders, check-in prompts, overdue referrals) are django-tasks tasks
+# kept in the database (django-tasks-db): no extra server; `stepwell worker` runs them.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # API bearer tokens: lifetime in hours.
 STEPWELL_TOKEN_HOURS = int(os.environ.get("STEPWELL_TOKEN_HOURS", "12"))

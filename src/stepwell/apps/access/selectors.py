@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from stepwell.apps.access.models import BreakGlassGrant
 from stepwell.apps.accounts.models import SiteMembership, User
+from stepwell.apps.coordination.models import REFERRAL_GRANTS_ACCESS, Referral
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient
 from stepwell.apps.peers.models import MatchStatus, PeerMatch
 from stepwell.domain.access.policy import RolePolicy, Scope, policy_for
@@ -51,14 +52,20 @@ def _scope_filter(user: User, policy: RolePolicy) -> Q | None:
             # (order_by() clears model orderings: a UNION's parts may not be ordered.)
             registered = Patient.objects.filter(site_id__in=site_ids).values("id").order_by()
             treated = Episode.objects.filter(site_id__in=site_ids).values("patient_id").order_by()
+            # An accepted referral to one of the user's sites (referral_update audits it).
+            referred = (
+                Referral.objects.filter(to_site_id__in=site_ids, status__in=REFERRAL_GRANTS_ACCESS)
+                .values("patient_id")
+                .order_by()
+            )
             if policy.scope is Scope.SITES_AND_CARE_TEAM:
                 on_team = (
                     CareTeamMember.objects.filter(user_id=user.pk)
                     .values("episode__patient_id")
                     .order_by()
                 )
-                return Q(pk__in=registered.union(treated, on_team))
-            return Q(pk__in=registered.union(treated))
+                return Q(pk__in=registered.union(treated, referred, on_team))
+            return Q(pk__in=registered.union(treated, referred))
         case Scope.MATCHED:
             return Q(
                 Exists(
@@ -121,6 +128,14 @@ _TREATED = (
     "SELECT patient_id, 0 AS glass FROM patients_episode WHERE site_id IN "
     "(SELECT site_id FROM accounts_sitemembership WHERE user_id = %(vis_user)s)"
 )
+# The statuses are REFERRAL_GRANTS_ACCESS (checked at import below; the property test compares
+# this SQL with the ORM rule).
+_REFERRED = (
+    "SELECT patient_id, 0 AS glass FROM coordination_referral "
+    "WHERE status IN ('accepted', 'scheduled', 'seen') AND to_site_id IN "
+    "(SELECT site_id FROM accounts_sitemembership WHERE user_id = %(vis_user)s)"
+)
+assert {s.value for s in REFERRAL_GRANTS_ACCESS} == {"accepted", "scheduled", "seen"}
 _ON_TEAM = (
     "SELECT e.patient_id, 0 AS glass FROM patients_careteammember c "
     "JOIN patients_episode e ON e.id = c.episode_id WHERE c.user_id = %(vis_user)s"
@@ -143,9 +158,9 @@ def _scope_sql(scope: Scope) -> list[str]:
         case Scope.SITES:
             # As in _scope_filter: one indexed lookup per way of reaching a patient, unioned,
             # so the cost follows the user's caseload, not the region's size.
-            return [_REGISTERED, _TREATED]
+            return [_REGISTERED, _TREATED, _REFERRED]
         case Scope.SITES_AND_CARE_TEAM:
-            return [_REGISTERED, _TREATED, _ON_TEAM]
+            return [_REGISTERED, _TREATED, _REFERRED, _ON_TEAM]
         case Scope.MATCHED:
             return [_MATCHED]
         case _:

@@ -1,6 +1,6 @@
 """The outbox: queue a message in the caller's transaction, deliver it later, exactly once.
 
-Delivery is claim → send → mark, each step its own committed write:
+Delivery is claim → send → mark, each step committed (the marks of one claim together):
 - a claim is a compare-and-set on rows still claimable, so two workers never take one row;
 - a claim older than the lease is claimable again (the worker that took it died);
 - the gateway gets the message key as an idempotency key (see ``gateways``), so a message
@@ -10,12 +10,14 @@ Delivery is claim → send → mark, each step its own committed write:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Q
 
 from stepwell.apps.accounts.models import User
@@ -37,20 +39,25 @@ def notification_enqueue(
     *,
     key: str,
     channel: str,
-    recipient: User,
+    recipient: User | None,
     subject: str,
     body: str,
     ref_type: str,
     ref_id: int,
     now: datetime,
+    address: str | None = None,
 ) -> Notification:
     """Queue one message (idempotent on ``key``). Call inside the transaction that caused
-    it. A recipient without an address for ``channel`` gets a row marked failed at once,
-    so the gap shows on the undelivered list instead of vanishing."""
+    it. The address is the recipient user's (phone for SMS, e-mail otherwise) unless
+    ``address`` is given (a patient's, or the number an SMS came from). A message without an
+    address gets a row marked failed at once, so the gap shows on the undelivered list
+    instead of vanishing."""
     existing = Notification.objects.filter(key=key).first()
     if existing is not None:
         return existing
-    address = recipient.phone if channel == OutChannel.SMS else recipient.email
+    if address is None:
+        assert recipient is not None, "a message needs a recipient user or an address"
+        address = recipient.phone if channel == OutChannel.SMS else recipient.email
     missing = not address.strip()
     return Notification.objects.create(
         key=key,
@@ -70,6 +77,50 @@ def notification_enqueue(
         next_attempt_at=now,
         created_at=now,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message for ``notification_enqueue_many``: to an address already checked."""
+
+    key: str
+    channel: str
+    recipient_id: int | None
+    address: str
+    subject: str
+    body: str
+    ref_type: str
+    ref_id: int
+
+
+def notification_enqueue_many(messages: Sequence[NewMessage], *, now: datetime) -> dict[str, int]:
+    """Queue many messages in a few statements (idempotent on each key: a key queued before
+    keeps its first message). Returns each key's notification id. Call inside the
+    transaction that caused them; addresses must be present (callers check, and skip)."""
+    if not messages:
+        return {}
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                key=m.key,
+                channel=m.channel,
+                recipient_id=m.recipient_id,
+                address=m.address,
+                subject=m.subject,
+                body=m.body,
+                ref_type=m.ref_type,
+                ref_id=m.ref_id,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for m in messages
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    keys = [m.key for m in messages]
+    return dict(Notification.objects.filter(key__in=keys).values_list("key", "id"))
 
 
 def _claimable(now: datetime, lease: timedelta) -> Q:
@@ -116,15 +167,15 @@ def outbox_deliver(
     up (status failed; it stays on the undelivered list, from which an admin may retry).
     """
     report = DeliveryReport()
+    delivered: list[tuple[Any, ...]] = []
     for n in outbox_claim(now=now, limit=limit, lease=lease):
-        mine = Notification.objects.filter(pk=n.pk, claim_token=n.claim_token)
         message = OutgoingMessage(n.key, n.channel, n.address, n.subject, n.body)
         try:
             provider_id = gateway_for(n.channel).send(message)
         except Exception as exc:  # any gateway failure is retried, never lost
             attempts = n.attempts + 1
             delay = retry_delay(attempts)
-            mine.update(
+            Notification.objects.filter(pk=n.pk, claim_token=n.claim_token).update(
                 status=DeliveryStatus.FAILED if delay is None else DeliveryStatus.PENDING,
                 attempts=attempts,
                 next_attempt_at=now + (delay or timedelta(0)),
@@ -138,16 +189,29 @@ def outbox_deliver(
                 "notification %s attempt %s failed (%s)", n.pk, attempts, type(exc).__name__
             )
             continue
-        mine.update(
-            status=DeliveryStatus.SENT,
-            attempts=n.attempts + 1,
-            sent_at=now,
-            provider_id=str(provider_id)[:100],
-            last_error="",
-            claim_token="",
-        )
+        delivered.append((now, str(provider_id)[:100], n.pk, n.claim_token))
         report.sent += 1
+    _mark_sent(delivered)
     return report
+
+
+def _mark_sent(rows: list[tuple[Any, ...]]) -> None:
+    """Mark a claim's delivered messages sent in one transaction (one statement, many rows).
+    A crash before it leaves them claimed: after the lease they are handed to the gateway
+    again with the same key, which delivers each once (see ``gateways``)."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, sent_at = %s, "  # noqa: S608
+        "provider_id = %s, last_error = '', claim_token = '' WHERE id = %s AND claim_token = %s"
+    )
+    params = [
+        (DeliveryStatus.SENT.value, connection.ops.adapt_datetimefield_value(at), pid, pk, token)
+        for at, pid, pk, token in rows
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def notification_retry(*, actor: User, notification_id: int, now: datetime) -> Notification:

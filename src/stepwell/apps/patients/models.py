@@ -64,7 +64,11 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]
-        indexes = [models.Index(fields=["site", "family_name", "given_name", "id"])]
+        indexes = [
+            models.Index(fields=["site", "family_name", "given_name", "id"]),
+            # Inbound SMS find the patient by the number it came from.
+            models.Index(fields=["phone"]),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(home_latitude__isnull=True)

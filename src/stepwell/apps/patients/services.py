@@ -29,6 +29,7 @@ from stepwell.domain.records import (
     check_episode_dates,
     check_location,
     check_step,
+    phone_number,
 )
 
 _RECORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
@@ -83,7 +84,12 @@ def patient_create(*, actor: User, data: PatientInput, now: datetime) -> Patient
                 "consent_share_with_peer", "sharing with a peer needs consent to peer support"
             )
         )
-    if data.preferred_channel == "sms" and not data.phone:
+    phone = phone_number(data.phone) if data.phone.strip() else ""
+    if phone is None:
+        problems.append(
+            FieldProblem("phone", f"{data.phone!r} is not a phone number (6 to 15 digits)")
+        )
+    if data.preferred_channel == "sms" and not data.phone.strip():
         problems.append(FieldProblem("phone", "needed when the preferred channel is sms"))
     if data.preferred_channel == "email" and not data.email:
         problems.append(FieldProblem("email", "needed when the preferred channel is email"))
@@ -93,6 +99,7 @@ def patient_create(*, actor: User, data: PatientInput, now: datetime) -> Patient
     fields = {
         name: getattr(data, name) for name in PatientInput.__dataclass_fields__ if name != "site_id"
     }
+    fields["phone"] = phone or ""  # stored normalised: inbound SMS match it exactly
     for _attempt in range(5):
         try:
             with transaction.atomic():

@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from django.db import connection
 
 from stepwell.apps.core.bulk import id_list_condition
-from stepwell.domain.stepping.engine import EpisodeState, Measurement, chronological
+from stepwell.domain.stepping.engine import Contact, EpisodeState, Measurement, chronological
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +203,46 @@ def last_assessment_at(patient_ids: Sequence[int], now: datetime) -> dict[int, d
     with connection.cursor() as cursor:
         cursor.execute(sql, [patients, connection.ops.adapt_datetimefield_value(now)])
         return {pid: d.to_datetime(at) for pid, at in cursor.fetchall()}
+
+
+# Appointment attendance as the engine's contact outcome (content/coordination/access.yaml
+# says the same per code; the engine only needs these two).
+_ATTENDED = ("attended", "late-seen")
+_NO_SHOW = ("did-not-attend",)
+
+
+def contacts_by_patient(
+    patient_ids: Sequence[int], now: datetime, *, reply_window_days: int
+) -> dict[int, list[Contact]]:
+    """Per patient, their recorded appointments (attended or not attended; cancellations are
+    not contacts) and their check-in prompts sent (answered, or unanswered once
+    ``reply_window_days`` have passed without a reply), up to ``now``: what the
+    ``contact-overdue`` and ``disengaged`` flags read."""
+    d = _dialect()
+    in_appt, ids = id_list_condition("patient_id", patient_ids)
+    at_now = connection.ops.adapt_datetimefield_value(now)
+    window = connection.ops.adapt_datetimefield_value(now - timedelta(days=reply_window_days))
+    out: dict[int, list[Contact]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT patient_id, {d.timestamp("starts_at")}, attendance
+            FROM coordination_appointment
+            WHERE {in_appt} AND starts_at <= %s AND attendance IN (%s, %s, %s)""",  # noqa: S608
+            [ids, at_now, *_ATTENDED, *_NO_SHOW],
+        )
+        for pid, at, attendance in cursor.fetchall():
+            outcome = "no-show" if attendance in _NO_SHOW else "attended"
+            out.setdefault(pid, []).append(Contact(d.to_datetime(at), "appointment", outcome))
+        cursor.execute(
+            f"""SELECT patient_id, {d.timestamp("handled_at")},
+            CASE WHEN answered_at IS NOT NULL AND answered_at <= %s THEN 1 ELSE 0 END
+            FROM coordination_reminder
+            WHERE {in_appt} AND kind = 'check-in' AND status = 'queued'
+            AND handled_at <= %s
+            AND (handled_at <= %s OR (answered_at IS NOT NULL AND answered_at <= %s))""",  # noqa: S608
+            [at_now, ids, at_now, window, at_now],
+        )
+        for pid, at, answered in cursor.fetchall():
+            outcome = "answered" if answered else "unanswered"
+            out.setdefault(pid, []).append(Contact(d.to_datetime(at), "check-in", outcome))
+    return out

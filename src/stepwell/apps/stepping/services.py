@@ -22,6 +22,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from stepwell.apps.access.selectors import visible_patients
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.services import audit_record
+from stepwell.apps.coordination.reminders import CHECK_IN_REPLY_WINDOW
 from stepwell.apps.core.bulk import (
     analyze,
     bulk_insert,
@@ -34,6 +35,7 @@ from stepwell.apps.patients.models import Episode, EpisodeStatus
 from stepwell.apps.patients.services import episode_discharge, episode_step_change
 from stepwell.apps.stepping.inputs import (
     EpisodeInput,
+    contacts_by_patient,
     last_assessment_at,
     measurements_by_patient,
     open_episode_ids,
@@ -83,17 +85,21 @@ def _evaluate(
 ) -> list[tuple[EpisodeInput, Review]]:
     """Evaluate ``episodes`` with the engine; their measurements are read in bulk.
 
-    Any completed questionnaire counts as a contact with the care team.
+    Any completed questionnaire counts as a contact with the care team; so do attended
+    appointments and answered check-ins, while no-shows and unanswered check-ins count
+    towards ``disengaged``.
     """
     patients = [e.patient_id for e in episodes]
     series, first_only = _measured_instruments(protocol)
     measured = measurements_by_patient(patients, series, first_only, now)
     last_seen = last_assessment_at(patients, now)
+    booked = contacts_by_patient(patients, now, reply_window_days=CHECK_IN_REPLY_WINDOW.days)
     table = instruments()
     out = []
     for e in episodes:
         seen = last_seen.get(e.patient_id)
         contacts = [Contact(seen, "assessment", "answered")] if seen is not None else []
+        contacts += booked.get(e.patient_id, ())
         out.append(
             (e, review_series(protocol, table, e.state, measured[e.patient_id], contacts, now))
         )
