@@ -193,6 +193,24 @@ def test_progress_chart_draws_bands_caseness_and_points(network: Network) -> Non
     assert '-7 · <span class="change-improved">reliable improvement' in page
 
 
+def test_spanish_chart_keeps_svg_numbers_machine_readable(network: Network) -> None:
+    """Coordinates are numbers for the browser, not text for a reader: a Spanish page must
+    not write 12,5 where the SVG needs 12.5."""
+    _record(network, [[2] * 9, [1] * 9, [0] * 9])
+    client = _client(network, "clinician")
+    client.cookies["django_language"] = "es"
+    page = client.get(f"/patients/{network.patients['a1'].pk}/progress/PHQ-9/").content.decode()
+    svgs = re.findall(r"<svg class=\"chart-.*?</svg>", page, re.S)
+    assert len(svgs) == 2
+    for svg in svgs:
+        numbers = re.findall(r'\s(?:x|y|x1|y1|x2|y2|cx|cy|width|height)="([^"]*)"', svg)
+        assert numbers
+        assert all(re.fullmatch(r"-?\d+(\.\d+)?", n) for n in numbers), numbers
+        points = re.search(r'points="([^"]*)"', svg)
+        assert points is not None
+        assert re.fullmatch(r"[\d.]+,[\d.]+( [\d.]+,[\d.]+)*", points.group(1))
+
+
 def test_detail_page_summarises_measures(network: Network) -> None:
     _record(network, [[2] * 9, [1] * 9])
     client = _client(network, "clinician")

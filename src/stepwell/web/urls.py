@@ -1,6 +1,16 @@
 from django.urls import path
 
-from stepwell.web import coordination, measurement, peers, safety, safety_plan, stepping, views
+from stepwell.web import (
+    appointments,
+    coordination,
+    journey,
+    measurement,
+    peers,
+    safety,
+    safety_plan,
+    stepping,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +28,27 @@ urlpatterns = [
     ),
     path("registry/", stepping.registry, name="registry"),
     path("barriers/", coordination.barrier_list, name="barriers"),
+    path("barriers/<int:barrier_id>/", coordination.barrier_page, name="barrier-detail"),
+    path("referrals/", journey.referral_list, name="referrals"),
+    path("referrals/<int:referral_id>/", journey.referral_act, name="referral-update"),
+    path(
+        "patients/<int:patient_id>/referrals/new/",
+        journey.referral_new,
+        name="referral-new",
+    ),
+    path("patients/<int:patient_id>/goals/", journey.goal_new, name="goal-create"),
+    path("goals/<int:goal_id>/ratings/", journey.goal_rating_new, name="goal-rate"),
+    path("episodes/<int:episode_id>/journey/", journey.journey_page, name="journey"),
+    path(
+        "patients/<int:patient_id>/appointments/new/",
+        appointments.appointment_new,
+        name="appointment-new",
+    ),
+    path(
+        "appointments/<int:appointment_id>/attendance/",
+        appointments.attendance_page,
+        name="appointment-attendance",
+    ),
     path("episodes/<int:episode_id>/review/", stepping.episode_review, name="episode-review"),
     path(
         "episodes/<int:episode_id>/step-decisions/",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +23,9 @@ import stepwell
 from stepwell.apps.access.selectors import break_glass_grants_active
 from stepwell.apps.access.services import break_glass_grant
 from stepwell.apps.accounts.models import User
-from stepwell.apps.coordination.content import barrier_vocabulary
+from stepwell.apps.coordination.content import barrier_vocabulary, coordination_rules
+from stepwell.apps.coordination.selectors import appointments_between, coordinator_home
+from stepwell.apps.coordination.services import CARE_TEAM_ROLES
 from stepwell.apps.core.content import suppression_rule
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
 from stepwell.apps.measurement.registry import instruments
@@ -138,7 +140,13 @@ def home(request: HttpRequest) -> HttpResponse:
         # A peer's day starts from their matched patients and next contacts.
         return redirect("peer-home")
     if role in {Role.CLINICIAN, Role.COORDINATOR, Role.CHW}:
-        return render(request, "web/home_caseload.html", _patient_page(request))
+        # The day's coordination (appointments, barriers, referrals, failed reminders)
+        # above the caseload.
+        context = _patient_page(request) | {
+            "coord": coordinator_home(user=user, now=timezone.now(), language=current_language()),
+            "coord_zone": coordination_rules().default.time_zone,
+        }
+        return render(request, "web/home_caseload.html", context)
     if role == Role.PEER_SUPERVISOR:
         return render(
             request,
@@ -205,6 +213,8 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         context["own_concerns"] = own_concerns(user=user, patient_id=patient_id, now=now)
     if user.role != Role.PATIENT:
         context["peer_encounters"] = _peer_encounters(user, patient_id, now)
+    if record.view is View.FULL and user.role != Role.PATIENT:
+        context |= _appointments_section(user, patient_id, now)
     if record.view is View.FULL:
         context |= {
             "measures": assessment_summary(user=user, patient_id=patient_id, now=now),
@@ -237,6 +247,22 @@ def _peer_encounters(user: User, patient_id: int, now: datetime) -> list[dict[st
         }
         for e in patient_peer_encounters(user=user, patient_id=patient_id, now=now)
     ]
+
+
+def _appointments_section(user: User, patient_id: int, now: datetime) -> dict[str, Any]:
+    """The record's appointments: the last 90 days and the year ahead."""
+    return {
+        "appointments": appointments_between(
+            user=user,
+            now=now,
+            start=now - timedelta(days=90),
+            end=now + timedelta(days=365),
+            language=current_language(),
+            patient_id=patient_id,
+        ),
+        "appointments_zone": coordination_rules().default.time_zone,
+        "may_book": user.role in CARE_TEAM_ROLES,
+    }
 
 
 @login_required
