@@ -16,6 +16,8 @@ from uuid import uuid4
 from django.db import IntegrityError, transaction
 from django_tasks.base import Task
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction
 
 from stepwell.apps.jobs import tasks
 from stepwell.apps.jobs.models import JobSlot
@@ -67,18 +69,14 @@ def jobs_enqueue_due(*, now: datetime, schedule: tuple[Job, ...] = SCHEDULE) -> 
     return queued
 
 
-class _CountingWorker(Worker):
-    ran = 0
-
-    def run_task(self, db_task_result: Any) -> None:
-        super().run_task(db_task_result)
-        self.ran += 1
-
-
 def jobs_run_ready(*, limit: int | None = None) -> int:
     """Run the queued tasks that are ready, in this process, until none is left (or
-    ``limit`` ran). Returns how many ran; a failing task is recorded failed, not raised."""
-    worker = _CountingWorker(
+    ``limit`` ran). Returns how many ran; a failing task is recorded failed, not raised.
+
+    The same steps as django-tasks-db's ``db_worker`` loop (take the next ready task under a
+    row lock, claim it, run it through the library's ``Worker.run_task``), without that loop's
+    connection recycling and sleeps: ``stepwell worker`` manages its connection itself."""
+    worker = Worker(
         queue_names=["default"],
         interval=0,
         batch=True,
@@ -88,5 +86,15 @@ def jobs_run_ready(*, limit: int | None = None) -> int:
         worker_id=f"stepwell-{uuid4().hex[:12]}",
         excluded_queue_names=[],
     )
-    worker.run()
-    return worker.ran
+    ran = 0
+    while limit is None or ran < limit:
+        ready = DBTaskResult.objects.ready().filter(backend_name="default", queue_name="default")
+        with exclusive_transaction(ready.db):
+            task_result = ready.get_locked()
+            if task_result is not None:
+                task_result.claim(worker.worker_id)
+        if task_result is None:
+            return ran
+        worker.run_task(task_result)
+        ran += 1
+    return ran
