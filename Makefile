@@ -68,6 +68,7 @@ bench: $(BIN)/stepwell
 	$(BIN)/python bench/scoring_bench.py --postgres "$(TEST_DATABASE_URL)"
 	$(BIN)/python bench/review_bench.py --patients 100000 --postgres "$(TEST_DATABASE_URL)"
 	$(BIN)/python bench/matching_bench.py
+	$(BIN)/python bench/reminders_bench.py --patients 100000 --postgres "$(TEST_DATABASE_URL)"
 
 # Refresh the catalogues from the code (needs gettext's xgettext), then compile them.
 messages: $(BIN)/stepwell
