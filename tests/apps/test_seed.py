@@ -11,13 +11,25 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
 from django.test import RequestFactory
+from django.utils import timezone
 
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.models import AuditEvent
-from stepwell.apps.coordination.models import Barrier
+from stepwell.apps.coordination.content import coordination_rules
+from stepwell.apps.coordination.models import (
+    Appointment,
+    Barrier,
+    BarrierAction,
+    Goal,
+    GoalRating,
+    Referral,
+    Reminder,
+)
+from stepwell.apps.coordination.selectors import coordinator_home
 from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.measurement.registry import instrument
 from stepwell.apps.network.models import Site
+from stepwell.apps.outbox.models import Notification
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient, StepChange
 from stepwell.apps.peers.matching import matching_run_approve, matching_run_create
 from stepwell.apps.peers.models import (
@@ -262,3 +274,71 @@ def test_a_matching_run_on_the_seeded_region_has_work_to_do() -> None:
     assert min(m.pk for m in made) > max(
         PeerMatch.objects.exclude(run=run).values_list("id", flat=True)
     )
+
+
+@pytest.mark.django_db
+def test_seed_stores_a_coordinators_day() -> None:
+    """Care coordination goes in with the region (bulk paths), within the models' rules,
+    and the demo coordinator starts the day with appointments, barriers and an overdue
+    urgent referral on their home."""
+    _seed("--patients", "300", "--seed", "1", "--no-assessments")
+    now = timezone.now()
+    appointments = Appointment.objects.all()
+    assert appointments.count() > 300
+    # Attendance only once an appointment has begun, reasons only with a cancellation.
+    assert not appointments.filter(starts_at__gt=now).exclude(attendance="").exists()
+    assert appointments.filter(starts_at__lte=now).exclude(attendance="").exists()
+    assert not appointments.exclude(cancellation_reason="").exclude(
+        attendance__in=["cancelled-patient", "cancelled-service"]
+    )
+    assert appointments.filter(cancellation_reason="transport").exists()
+    assert appointments.exclude(suggested=[]).exists()
+    assert set(appointments.values_list("modality", flat=True)) <= set(
+        coordination_rules().modalities
+    )
+    staff_barriers = Barrier.objects.filter(source__in=["coordinator", "chw"])
+    assert set(staff_barriers.values_list("status", flat=True)) >= {
+        "open",
+        "in_progress",
+        "resolved",
+    }
+    assert BarrierAction.objects.filter(barrier__in=staff_barriers).exists()
+    assert Appointment.objects.filter(barrier__isnull=False).exists()
+    assert Goal.objects.exists()
+    ratings = GoalRating.objects.all()
+    assert ratings.count() > Goal.objects.count()
+    assert all(0 <= r <= 10 for r in ratings.values_list("rating", flat=True))
+    referrals = list(Referral.objects.select_related("from_site", "to_site"))
+    assert referrals
+    hours = coordination_rules().referrals.accept_within_hours
+    for r in referrals:
+        assert r.from_site_id != r.to_site_id
+        assert (r.deadline_at - r.sent_at).total_seconds() == hours[r.urgency] * 3600
+    assert Appointment.objects.filter(referral__isnull=False).exists()
+    # Reminders: planned ones wait; handed-over ones have their outbox message.
+    assert Reminder.objects.filter(status="planned", send_at__gt=now).exists()
+    for reminder in Reminder.objects.filter(status="queued").select_related("notification"):
+        assert reminder.notification is not None
+        assert reminder.notification.ref_id == reminder.pk
+        assert reminder.notification.key == f"reminder:{reminder.key}"
+        assert reminder.notification.status in ("sent", "failed")
+    assert Notification.objects.count() == Reminder.objects.filter(status="queued").count()
+    seeded = AuditEvent.objects.get(action="region.seeded")
+    assert seeded.details["appointments"] == appointments.count()
+    assert seeded.details["referrals"] == len(referrals)
+
+    coordinator = User.objects.get(username="demo-coordinator")
+    home = coordinator_home(user=coordinator, now=timezone.now(), language="en")
+    zone = coordination_rules().default.zone
+    today = timezone.localtime(now, zone).date()
+    assert len(home.appointments_today) >= 5
+    assert {timezone.localtime(a.starts_at, zone).date() for a in home.appointments_today} == {
+        today
+    }
+    assert home.barriers
+    assert {b.status for b in home.barriers} <= {"open", "in_progress"}
+    assert any(r.overdue and r.urgency == "urgent" for r in home.urgent_referrals)
+
+    out = StringIO()
+    call_command("demo_info", stdout=out)
+    assert "/referrals/" in out.getvalue()

@@ -9,19 +9,38 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.db import models, transaction
+from django.utils import formats, translation
 
 from stepwell.apps.accounts.models import SiteMembership, User
 from stepwell.apps.audit.services import audit_record
-from stepwell.apps.coordination.models import Barrier, BarrierSource, BarrierStatus
+from stepwell.apps.coordination.content import (
+    barrier_vocabulary,
+    coordination_rules,
+    message_templates,
+)
+from stepwell.apps.coordination.models import (
+    Appointment,
+    Barrier,
+    BarrierAction,
+    BarrierSource,
+    BarrierStatus,
+    Goal,
+    GoalRating,
+    Referral,
+    Reminder,
+    ReminderKind,
+)
 from stepwell.apps.core.bulk import (
     analyze,
     bulk_insert,
     constraints_deferred_to_end,
+    cyclic_gc_paused,
     reserve_ids,
     reset_sequences,
 )
 from stepwell.apps.measurement.models import Assessment
 from stepwell.apps.network.models import Site
+from stepwell.apps.outbox.models import DeliveryStatus, Notification
 from stepwell.apps.patients.models import CareTeamMember, Episode, Patient, StepChange
 from stepwell.apps.peers.models import (
     GroupSession,
@@ -36,7 +55,15 @@ from stepwell.apps.peers.models import (
     TrainingCompletion,
 )
 from stepwell.apps.safety.models import OnCallShift, SafetyCover
+from stepwell.apps.stepping.protocols import active_protocol
+from stepwell.domain.coordination.reminders import language_for
 from stepwell.domain.synthetic.assessments import AssessmentSpec
+from stepwell.domain.synthetic.coordination import (
+    AppointmentSpec,
+    CareCoordination,
+    care_coordination,
+    seed_of,
+)
 from stepwell.domain.synthetic.peers import PeerProgramme
 from stepwell.domain.synthetic.region import Region
 
@@ -62,6 +89,11 @@ class SeedResult:
     peer_requests: int = 0
     peer_encounters: int = 0
     peer_groups: int = 0
+    appointments: int = 0
+    barriers: int = 0  # raised by coordinators and CHWs (those from encounters not counted)
+    goals: int = 0
+    referrals: int = 0
+    reminders: int = 0
 
 
 def database_is_empty() -> bool:
@@ -104,6 +136,8 @@ def _safety_cover(region: Region, site_ids: list[int], user_ids: list[int], now:
     OnCallShift.objects.bulk_create(shifts)
 
 
+@cyclic_gc_paused()
+@transaction.atomic  # as the docstring and ADR 0003 promise: all or nothing, one commit
 def region_store(
     *,
     region: Region,
@@ -111,16 +145,20 @@ def region_store(
     progress: Callable[[int], None] | None = None,
     assessments: Sequence[AssessmentSpec] = (),
     peers: PeerProgramme | None = None,
+    coordination: CareCoordination | None = None,
 ) -> SeedResult:
     """Insert ``region`` (sites, staff, patients, episodes, history, matches), its
-    ``assessments`` (histories made for it) and its ``peers`` programme (profiles, training,
-    supervision, waiting list, encounters and their barriers, groups) in one transaction.
+    ``assessments`` (histories made for it), its ``peers`` programme (profiles, training,
+    supervision, waiting list, encounters and their barriers, groups) and its care
+    ``coordination`` (appointments, barriers, goals, referrals, reminders; see
+    ``region_coordination``) in one transaction.
 
     ``progress`` is called with a count of patients' worth of rows written.
     """
     if not database_is_empty():
         raise RegionNotEmpty("the database already has sites or patients")
     tick = progress or (lambda n: None)
+    coordination = coordination or CareCoordination()
     sites = Site.objects.bulk_create(
         [
             Site(
@@ -191,6 +229,8 @@ def region_store(
         Assessment,
         *(_PEER_MODELS if peers is not None else ()),
     ]
+    # Barrier is in both lists; dropping its constraints twice would fail.
+    bulk_models = list(dict.fromkeys([*bulk_models, *_COORDINATION_MODELS]))
     with constraints_deferred_to_end(bulk_models):
         patient_ids = reserve_ids(Patient, n)
         bulk_insert(
@@ -348,6 +388,8 @@ def region_store(
         _store_assessments(assessments, region, patient_ids, episode_ids, user_ids, now)
         if peers is not None:
             _store_peers(peers, site_ids, patient_ids, user_ids)
+        ids = _Ids(site_ids, patient_ids, episode_ids, user_ids)
+        _store_coordination(coordination, region, ids, patient_users)
     reset_sequences(bulk_models)
     analyze([*bulk_models, Site, User, SiteMembership])
     tick(n - 2 * (n // 3))
@@ -363,6 +405,11 @@ def region_store(
         len(peers.requests) if peers else 0,
         len(peers.encounters) if peers else 0,
         len(peers.groups) if peers else 0,
+        len(coordination.appointments),
+        len(coordination.barriers),
+        len(coordination.goals),
+        len(coordination.referrals),
+        len(coordination.reminders),
     )
     # Synthetic generation is one administrative act, audited as one event (no patient rows).
     audit_record(
@@ -755,4 +802,386 @@ def _store_groups(
         GroupSession.attended.through,
         ("groupsession_id", "patient_id"),
         ((sessions[k], patient_ids[m]) for k, s in enumerate(peers.sessions) for m in s.attended),
+    )
+
+
+# --- care coordination -----------------------------------------------------------------------
+
+_COORDINATION_MODELS: tuple[type[models.Model], ...] = (
+    Barrier,
+    BarrierAction,
+    Referral,
+    Appointment,
+    Notification,
+    Reminder,
+    Goal,
+    GoalRating,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    """Database ids of the region's rows, by index in the generated region."""
+
+    sites: list[int]
+    patients: range
+    episodes: range
+    users: list[int]
+
+    def site(self, index: int | None) -> int | None:
+        return None if index is None else self.sites[index]
+
+    def user(self, index: int | None) -> int | None:
+        return None if index is None else self.users[index]
+
+
+def region_coordination(
+    region: Region, assessments: Sequence[AssessmentSpec], now: datetime
+) -> CareCoordination:
+    """The region's care coordination around ``now``, coded by the content in force (the
+    assessments' courses shape goals and attendance); the seed comes from the region, so the
+    same region gets the same coordination."""
+    vocabulary = barrier_vocabulary()
+    return care_coordination(
+        region,
+        coordination_rules(),
+        tuple(vocabulary.kinds),
+        tuple(vocabulary.actions),
+        seed=seed_of(region),
+        now=now,
+        courses={a.episode: a.course for a in assessments},
+    )
+
+
+def _store_coordination(
+    c: CareCoordination, region: Region, ids: _Ids, patient_users: dict[str, int]
+) -> None:
+    """Bulk-insert the care coordination with explicit ids where other rows point at them
+    (barriers, referrals, appointments, reminders, messages, goals); history rows
+    (barrier actions, goal ratings) leave their ids to the database."""
+    barrier_ids = reserve_ids(Barrier, len(c.barriers))
+    bulk_insert(
+        Barrier,
+        (
+            "id",
+            "patient_id",
+            "kind",
+            "status",
+            "source",
+            "peer_encounter_id",
+            "note",
+            "action",
+            "raised_by_id",
+            "raised_at",
+            "updated_at",
+            "closed_at",
+        ),
+        (
+            (
+                barrier_ids[k],
+                ids.patients[b.patient],
+                b.kind,
+                b.status,
+                b.source,
+                None,
+                b.note,
+                b.action,
+                ids.users[b.raised_by],
+                b.raised_at,
+                b.updated_at,
+                b.closed_at,
+            )
+            for k, b in enumerate(c.barriers)
+        ),
+    )
+    bulk_insert(
+        BarrierAction,
+        ("barrier_id", "action", "status", "note", "by_id", "at"),
+        (
+            (barrier_ids[k], s.action, s.status, s.note, ids.users[s.by], s.at)
+            for k, b in enumerate(c.barriers)
+            for s in b.steps
+        ),
+    )
+    referral_ids = _store_referrals(c, ids)
+    appointment_ids = _store_appointments(c, ids, barrier_ids, referral_ids)
+    _store_reminders(c, region, ids, appointment_ids, patient_users)
+    _store_goals(c, ids)
+
+
+def _store_referrals(c: CareCoordination, ids: _Ids) -> range:
+    referral_ids = reserve_ids(Referral, len(c.referrals))
+    bulk_insert(
+        Referral,
+        (
+            "id",
+            "patient_id",
+            "episode_id",
+            "from_site_id",
+            "to_site_id",
+            "reason",
+            "urgency",
+            "status",
+            "sent_by_id",
+            "sent_at",
+            "deadline_at",
+            "accepted_by_id",
+            "accepted_at",
+            "scheduled_for",
+            "seen_at",
+            "closed_at",
+            "status_note",
+            "overdue_at",
+            "updated_at",
+        ),
+        (
+            (
+                referral_ids[k],
+                ids.patients[r.patient],
+                ids.episodes[r.episode],
+                ids.sites[r.from_site],
+                ids.sites[r.to_site],
+                r.reason,
+                r.urgency,
+                r.status,
+                ids.users[r.sent_by],
+                r.sent_at,
+                r.deadline_at,
+                ids.user(r.accepted_by),
+                r.accepted_at,
+                r.scheduled_for,
+                r.seen_at,
+                r.closed_at,
+                r.status_note,
+                r.overdue_at,
+                r.updated_at,
+            )
+            for k, r in enumerate(c.referrals)
+        ),
+    )
+    return referral_ids
+
+
+def _store_appointments(
+    c: CareCoordination, ids: _Ids, barrier_ids: range, referral_ids: range
+) -> range:
+    appointment_ids = reserve_ids(Appointment, len(c.appointments))
+    no_suggestion = _json(())
+    bulk_insert(
+        Appointment,
+        (
+            "id",
+            "patient_id",
+            "episode_id",
+            "modality",
+            "site_id",
+            "address",
+            "staff_id",
+            "starts_at",
+            "minutes",
+            "barrier_id",
+            "referral_id",
+            "travel_minutes",
+            "suggested",
+            "booked_by_id",
+            "booked_at",
+            "attendance",
+            "cancellation_reason",
+            "attendance_by_id",
+            "attendance_at",
+        ),
+        (
+            (
+                appointment_ids[k],
+                ids.patients[a.patient],
+                None if a.episode is None else ids.episodes[a.episode],
+                a.modality,
+                ids.site(a.site),
+                "",
+                ids.user(a.staff),
+                a.starts_at,
+                a.minutes,
+                None if a.barrier is None else barrier_ids[a.barrier],
+                None if a.referral is None else referral_ids[a.referral],
+                a.travel_minutes,
+                _json(a.suggested) if a.suggested else no_suggestion,
+                ids.users[a.booked_by],
+                a.booked_at,
+                a.attendance,
+                a.cancellation_reason,
+                ids.user(a.attendance_by),
+                a.attendance_at,
+            )
+            for k, a in enumerate(c.appointments)
+        ),
+    )
+    return appointment_ids
+
+
+def _store_reminders(
+    c: CareCoordination,
+    region: Region,
+    ids: _Ids,
+    appointment_ids: range,
+    patient_users: dict[str, int],
+) -> None:
+    """Reminders, and the outbox message of each one already handed over (sent, or failed
+    after the protocol's last retry), worded as ``reminders_send_due`` words them."""
+    reminder_ids = reserve_ids(Reminder, len(c.reminders))
+    queued = [k for k, r in enumerate(c.reminders) if r.status == "queued"]
+    message_ids = dict(zip(queued, reserve_ids(Notification, len(queued)), strict=True))
+    keys = [f"appointment:{appointment_ids[r.appointment]}:{r.lead_hours}h" for r in c.reminders]
+    attempts = active_protocol().safety.retry_attempts
+    texts = _reminder_texts(c, region, queued)
+    rows = []
+    for k in queued:
+        r = c.reminders[k]
+        a = c.appointments[r.appointment]
+        patient = region.patients[a.patient]
+        subject, body = texts[k]
+        sent = r.delivery == "sent"
+        assert r.handled_at is not None
+        rows.append(
+            (
+                message_ids[k],
+                f"reminder:{keys[k]}",
+                r.channel,
+                patient_users.get(patient.username or ""),
+                (patient.phone if r.channel == "sms" else patient.email).strip(),
+                subject,
+                body,
+                "reminder",
+                reminder_ids[k],
+                DeliveryStatus.SENT.value if sent else DeliveryStatus.FAILED.value,
+                1 if sent else attempts,
+                r.handled_at,
+                "",
+                r.error,
+                r.handled_at + timedelta(seconds=2) if sent else None,
+                "",
+                r.handled_at,
+            )
+        )
+    bulk_insert(
+        Notification,
+        (
+            "id",
+            "key",
+            "channel",
+            "recipient_id",
+            "address",
+            "subject",
+            "body",
+            "ref_type",
+            "ref_id",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "claim_token",
+            "last_error",
+            "sent_at",
+            "provider_id",
+            "created_at",
+        ),
+        rows,
+    )
+    bulk_insert(
+        Reminder,
+        (
+            "id",
+            "key",
+            "kind",
+            "patient_id",
+            "appointment_id",
+            "episode_id",
+            "channel",
+            "send_at",
+            "status",
+            "notification_id",
+            "created_at",
+            "handled_at",
+        ),
+        (
+            (
+                reminder_ids[k],
+                keys[k],
+                ReminderKind.APPOINTMENT.value,
+                ids.patients[c.appointments[r.appointment].patient],
+                appointment_ids[r.appointment],
+                _episode_id(ids, c.appointments[r.appointment]),
+                r.channel,
+                r.send_at,
+                r.status,
+                message_ids.get(k),
+                r.created_at,
+                r.handled_at,
+            )
+            for k, r in enumerate(c.reminders)
+        ),
+    )
+
+
+def _episode_id(ids: _Ids, a: AppointmentSpec) -> int | None:
+    return None if a.episode is None else ids.episodes[a.episode]
+
+
+def _reminder_texts(
+    c: CareCoordination, region: Region, queued: Sequence[int]
+) -> dict[int, tuple[str, str]]:
+    """(subject, body) of each handed-over reminder (by index), in the patient's language:
+    the template of ``content/coordination/messages.yaml`` with the local date and time,
+    the place and the modality, as ``reminders_send_due`` fills it in. One language at a
+    time: switching the active translation per message would cost more than the rest."""
+    rules, templates = coordination_rules(), message_templates()
+    by_language: dict[str, list[int]] = {}
+    for k in queued:
+        patient = region.patients[c.appointments[c.reminders[k].appointment].patient]
+        by_language.setdefault(language_for(patient.language), []).append(k)
+    out = {}
+    for language, indexes in by_language.items():
+        with translation.override(language):
+            for k in indexes:
+                r = c.reminders[k]
+                a = c.appointments[r.appointment]
+                site = region.sites[a.site] if a.site is not None else None
+                home = region.sites[region.patients[a.patient].site]
+                local = rules.local_for(site.code if site else home.code)
+                modality = rules.modalities.get(a.modality)
+                label = modality.label[language] if modality else a.modality
+                when = formats.date_format(a.starts_at.astimezone(local.zone), "DATETIME_FORMAT")
+                out[k] = templates.render(
+                    "appointment-reminder",
+                    r.channel,
+                    language,
+                    {"when": when, "place": site.name if site else label, "modality": label},
+                )
+    return out
+
+
+def _store_goals(c: CareCoordination, ids: _Ids) -> None:
+    goal_ids = reserve_ids(Goal, len(c.goals))
+    bulk_insert(
+        Goal,
+        ("id", "patient_id", "episode_id", "text", "created_by_id", "created_at", "closed_at"),
+        (
+            (
+                goal_ids[k],
+                ids.patients[g.patient],
+                ids.episodes[g.episode],
+                g.text,
+                ids.users[g.created_by],
+                g.created_at,
+                g.closed_at,
+            )
+            for k, g in enumerate(c.goals)
+        ),
+    )
+    bulk_insert(
+        GoalRating,
+        ("goal_id", "rating", "rated_at", "recorded_by_id"),
+        (
+            (goal_ids[k], x.rating, x.rated_at, ids.users[x.recorded_by])
+            for k, g in enumerate(c.goals)
+            for x in g.ratings
+        ),
     )

@@ -13,7 +13,11 @@ from stepwell.apps.region.services import DEMO_PASSWORD
 
 _ROLES = (
     ("demo-clinician", "clinician: patients of Pinecrest Health Post, safety tasks, steps"),
-    ("demo-coordinator", "care coordinator: the caseload of their site"),
+    (
+        "demo-coordinator",
+        "care coordinator: their site's caseload; today's appointments, open barriers and "
+        "urgent referrals on the home page; all referrals at /referrals/",
+    ),
     ("demo-chw", "community health worker: patients of their catchment"),
     ("demo-peer", "peer supporter: matched patients (only what they shared), a tele-group"),
     ("demo-supervisor", "peer supervisor: their peers, the waiting list and matching runs"),

@@ -18,6 +18,7 @@ from stepwell.apps.region.services import (
     DEMO_PASSWORD,
     RegionNotEmpty,
     database_is_empty,
+    region_coordination,
     region_store,
 )
 from stepwell.apps.stepping.services import episodes_review_all
@@ -95,9 +96,15 @@ class Command(BaseCommand):
                 seed=opts["seed"],
                 today=today,
             )
+            coordination = region_coordination(region, histories, now)
             try:
                 result = region_store(
-                    region=region, now=now, progress=advance, assessments=histories, peers=peers
+                    region=region,
+                    now=now,
+                    progress=advance,
+                    assessments=histories,
+                    peers=peers,
+                    coordination=coordination,
                 )
             except RegionNotEmpty as exc:
                 raise CommandError(str(exc)) from None
@@ -113,6 +120,11 @@ class Command(BaseCommand):
             f"Peer programme: {result.peers} peers, {result.peer_requests} requests for a peer "
             f"({sum(r.matched_at is None for r in peers.requests)} waiting), "
             f"{result.peer_encounters} encounters, {result.peer_groups} groups."
+        )
+        self.stdout.write(
+            f"Care coordination: {len(coordination.appointments)} appointments, "
+            f"{len(coordination.barriers)} barriers, {len(coordination.referrals)} referrals, "
+            f"{len(coordination.goals)} goals, {len(coordination.reminders)} reminders."
         )
         if histories:
             # Fill the registry: every open episode reviewed under the protocol in force.
