@@ -28,3 +28,17 @@ class ActiveSessionAuth(SessionAuth):
 
 
 AUTH = [BearerAuth(), ActiveSessionAuth()]
+
+
+def request_user(request: HttpRequest) -> Any:
+    """The user the request authenticated as (token or session)."""
+    return request.auth  # type: ignore[attr-defined]
+
+
+def request_language(request: HttpRequest, asked: str | None) -> str:
+    """The language a response's texts are in: ``?lang=`` when given, else the user's
+    preferred language when Stepwell has it, else English."""
+    if asked:
+        return asked
+    preferred = getattr(request.auth, "preferred_language", "en")  # type: ignore[attr-defined]
+    return preferred if preferred in ("en", "es") else "en"

@@ -25,6 +25,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from stepwell.api.auth import AUTH
+from stepwell.api.auth import request_language as _language
+from stepwell.api.auth import request_user as _user
 from stepwell.api.peers import BarrierOut
 from stepwell.api.schemas import ErrorOut, StrictIn
 from stepwell.apps.coordination import selectors, services
@@ -39,17 +41,6 @@ webhook_router = Router(auth=None, tags=["care coordination"])
 Lang = Literal["en", "es"]
 # The longest span one appointment list may cover (the list is capped at 500 rows).
 MAX_APPOINTMENT_SPAN = timedelta(days=92)
-
-
-def _user(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
-def _language(request: HttpRequest, asked: str | None) -> str:
-    if asked:
-        return asked
-    preferred = getattr(_user(request), "preferred_language", "en")
-    return preferred if preferred in ("en", "es") else "en"
 
 
 @contextmanager

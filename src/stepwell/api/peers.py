@@ -17,6 +17,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field, field_validator
 
 from stepwell.api.auth import AUTH
+from stepwell.api.auth import request_language as _language
+from stepwell.api.auth import request_user as _user
 from stepwell.api.schemas import ErrorOut, StrictIn
 from stepwell.apps.coordination.selectors import barriers_open
 from stepwell.apps.peers import matching, services
@@ -29,17 +31,6 @@ from stepwell.domain.safety.escalation import CONCERN_URGENCIES
 router = Router(auth=AUTH, tags=["peer programme"])
 Lang = Literal["en", "es"]
 Code = str  # a vocabulary code of content/peers/vocabulary.yaml (checked by the services)
-
-
-def _user(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
-def _language(request: HttpRequest, asked: str | None) -> str:
-    if asked:
-        return asked
-    preferred = getattr(_user(request), "preferred_language", "en")
-    return preferred if preferred in ("en", "es") else "en"
 
 
 class LangQuery(Schema):

@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from stepwell.api.auth import AUTH
+from stepwell.api.auth import request_user as _user
 from stepwell.api.mappers import episode_dict, patient_dict
 from stepwell.api.schemas import (
     BreakGlassIn,
@@ -60,10 +61,6 @@ class PatientFilters(Schema):
     q: str = Field(default="", max_length=100)
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
-
-
-def _user(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
 
 
 @router.get(

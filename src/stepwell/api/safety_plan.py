@@ -11,6 +11,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from stepwell.api.auth import AUTH
+from stepwell.api.auth import request_language as _language
 from stepwell.api.schemas import ErrorOut, StrictIn
 from stepwell.apps.safety import plans
 from stepwell.apps.safety.models import SafetyPlan
@@ -55,13 +56,6 @@ class SafetyPlanOut(SafetyPlanVersionOut):
 
 class LangQuery(Schema):
     lang: Lang | None = None
-
-
-def _language(request: HttpRequest, asked: str | None) -> str:
-    if asked:
-        return asked
-    preferred = getattr(request.auth, "preferred_language", "en")  # type: ignore[attr-defined]
-    return preferred if preferred in ("en", "es") else "en"
 
 
 def _version_dict(patient_id: int, plan: SafetyPlan | None) -> dict[str, Any]:

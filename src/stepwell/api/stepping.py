@@ -12,6 +12,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from stepwell.api.auth import AUTH
+from stepwell.api.auth import request_language as _language
 from stepwell.api.schemas import ErrorOut, StrictIn
 from stepwell.apps.stepping import selectors, services
 from stepwell.apps.stepping.models import (
@@ -121,13 +122,6 @@ class CaseloadOut(Schema):
     protocol: str
     measures: list[str]
     results: list[CaseloadRowOut]
-
-
-def _language(request: HttpRequest, asked: str | None) -> str:
-    if asked:
-        return asked
-    preferred = getattr(request.auth, "preferred_language", "en")  # type: ignore[attr-defined]
-    return preferred if preferred in ("en", "es") else "en"
 
 
 def _recommendation(r: Recommendation, language: str) -> dict[str, Any]:

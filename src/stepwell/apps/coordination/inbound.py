@@ -22,19 +22,16 @@ from stepwell.apps.coordination.models import (
 from stepwell.apps.core.errors import InvalidInput
 from stepwell.apps.measurement.models import Assessment, CaptureMode
 from stepwell.apps.measurement.registry import instrument as find_instrument
+from stepwell.apps.measurement.services import assessment_store
 from stepwell.apps.outbox.models import Notification, OutChannel
 from stepwell.apps.outbox.services import notification_enqueue
-from stepwell.apps.patients.models import Episode, EpisodeStatus, Patient
-from stepwell.apps.safety.services import signals_from_assessment
+from stepwell.apps.patients.models import Patient
 from stepwell.domain.coordination.inbound import NotUnderstood, OptIn, OptOut, ShortScore, parse_sms
 from stepwell.domain.coordination.reminders import language_for
 from stepwell.domain.instruments.scoring import AnswerError, score
 from stepwell.domain.records import FieldProblem, phone_number
 
 log = logging.getLogger(__name__)
-
-# A reply answers the latest check-in prompt sent to that number within this time.
-REPLY_MATCH_WINDOW = timedelta(days=7)
 
 
 def normalise_number(raw: str) -> str | None:
@@ -90,7 +87,8 @@ def _answering(patients: list[Patient], now: datetime) -> tuple[Patient | None, 
             status=ReminderStatus.QUEUED,
             channel=OutChannel.SMS,
             answered_at__isnull=True,  # an answered prompt waits for no reply
-            handled_at__gte=now - REPLY_MATCH_WINDOW,
+            # A reply answers the latest prompt sent to that number lately (access.yaml).
+            handled_at__gte=now - timedelta(days=coordination_rules().inbound.reply_match_days),
             handled_at__lte=now,
         )
         .order_by("-handled_at", "-id")
@@ -116,36 +114,16 @@ def _record_score(
         result = score(instrument, list(command.values))
     except AnswerError as exc:
         return None, str(exc)
-    episode = (
-        Episode.objects.filter(patient=patient).exclude(status=EpisodeStatus.DISCHARGED).first()
-    )
-    assessment = Assessment.objects.create(
+    assessment = assessment_store(
         patient=patient,
-        episode=episode,
-        instrument=instrument.code,
-        instrument_version=instrument.version,
+        definition=instrument,
         answers=list(command.values),
-        total=result.total,
-        band=result.band,
-        caseness=result.caseness,
-        prorated=result.prorated,
-        missing=list(result.missing),
-        safety=list(result.safety),
+        result=result,
         taken_at=now,
         mode=CaptureMode.SMS,
-        recorded_by=None,
-        created_at=now,
-    )
-    audit_record(
         actor=None,
-        action="assessment.recorded",
         now=now,
-        patient_id=patient.pk,
-        object_type="assessment",
-        object_id=assessment.pk,
-        details={"instrument": instrument.code, "version": instrument.version, "via": "sms"},
     )
-    signals_from_assessment(assessment, instrument, actor=None, now=now)
     return assessment, ""
 
 

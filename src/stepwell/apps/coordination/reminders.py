@@ -30,6 +30,7 @@ from stepwell.apps.outbox.services import NewMessage, notification_enqueue_many
 from stepwell.apps.patients.models import Channel, Episode, EpisodeStatus, Patient
 from stepwell.apps.stepping.protocols import active_protocol
 from stepwell.domain.coordination.reminders import (
+    MessageTemplates,
     check_in_due,
     check_in_time,
     is_stale,
@@ -37,11 +38,7 @@ from stepwell.domain.coordination.reminders import (
     outside_quiet_hours,
     reminder_times,
 )
-
-# The instrument a check-in prompt asks for by reply (see content/coordination/access.yaml).
-CHECK_IN_INSTRUMENT = "PHQ-2"
-# A check-in prompt not answered within this time counts as unanswered (``disengaged``).
-CHECK_IN_REPLY_WINDOW = timedelta(days=3)
+from stepwell.domain.coordination.rules import CoordinationRules
 
 
 def _channel(patient: Patient) -> str | None:
@@ -122,21 +119,21 @@ def _when(appointment: Appointment, language: str, zone: object) -> str:
         return formats.date_format(local, "DATETIME_FORMAT")
 
 
-def _check_in_link(patient_id: int) -> str:
+def _check_in_link(patient_id: int, rules: CoordinationRules) -> str:
     return settings.STEPWELL_BASE_URL.rstrip("/") + reverse(
-        "assessment-new", args=[patient_id, CHECK_IN_INSTRUMENT]
+        "assessment-new", args=[patient_id, rules.reminders.check_in_instrument]
     )
 
 
-def _message(reminder: Reminder, language: str) -> tuple[str, str]:
-    rules = coordination_rules()
-    templates = message_templates()
+def _message(
+    reminder: Reminder, language: str, rules: CoordinationRules, templates: MessageTemplates
+) -> tuple[str, str]:
     if reminder.kind == ReminderKind.CHECK_IN:
         return templates.render(
             "check-in-prompt",
             reminder.channel,
             language,
-            {"link": _check_in_link(reminder.patient_id)},
+            {"link": _check_in_link(reminder.patient_id, rules)},
         )
     appointment = reminder.appointment
     assert appointment is not None
@@ -185,7 +182,7 @@ def _hand_over(reminders: Sequence[Reminder], now: datetime, report: SendReport)
     """One batch: each reminder queued to the outbox, skipped or postponed, in one
     transaction of a few statements whatever the batch size (a crash leaves the whole
     batch planned; the keys make the retry safe)."""
-    rules = coordination_rules()
+    rules, templates = coordination_rules(), message_templates()
     messages: list[NewMessage] = []
     changed: list[Reminder] = []
     for reminder in reminders:
@@ -206,7 +203,9 @@ def _hand_over(reminders: Sequence[Reminder], now: datetime, report: SendReport)
             report.postponed += 1
             changed.append(reminder)
             continue
-        subject, body = _message(reminder, language_for(patient.preferred_language))
+        subject, body = _message(
+            reminder, language_for(patient.preferred_language), rules, templates
+        )
         sms = reminder.channel == OutChannel.SMS
         messages.append(
             NewMessage(

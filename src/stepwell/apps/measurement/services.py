@@ -13,10 +13,11 @@ from stepwell.apps.audit.services import audit_record
 from stepwell.apps.core.errors import Forbidden, InvalidInput, NotFound
 from stepwell.apps.measurement.models import Assessment, CaptureMode
 from stepwell.apps.measurement.registry import instrument as find_instrument
-from stepwell.apps.patients.models import Episode, EpisodeStatus
+from stepwell.apps.patients.models import Episode, EpisodeStatus, Patient
 from stepwell.apps.safety.services import signals_from_assessment
 from stepwell.domain.access.policy import Role, View, policy_for
-from stepwell.domain.instruments.scoring import Answer, AnswerError, score
+from stepwell.domain.instruments.model import Instrument
+from stepwell.domain.instruments.scoring import Answer, AnswerError, Score, score
 from stepwell.domain.records import FieldProblem
 
 # Devices' clocks drift; an assessment a few minutes "in the future" is a clock, not an error.
@@ -70,6 +71,32 @@ def assessment_record(
     if problems:
         # The AnswerError rides along as the cause so a page can mark the items at fault.
         raise InvalidInput(problems) from answer_error
+    return assessment_store(
+        patient=patient,
+        definition=definition,
+        answers=answers,
+        result=result,
+        taken_at=taken_at,
+        mode=mode,
+        actor=actor,
+        now=now,
+    )
+
+
+def assessment_store(
+    *,
+    patient: Patient,
+    definition: Instrument,
+    answers: Sequence[Answer],
+    result: Score,
+    taken_at: datetime,
+    mode: str,
+    actor: User | None,
+    now: datetime,
+) -> Assessment:
+    """Store an assessment already scored and checked (``assessment_record`` for people;
+    an SMS reply has no actor), audited ``assessment.recorded``, with its safety events in
+    the same transaction. Call inside a transaction."""
     episode = (
         Episode.objects.filter(patient=patient).exclude(status=EpisodeStatus.DISCHARGED).first()
     )

@@ -12,7 +12,7 @@ of placeholders (``id_list_condition``), and safety signals, rare, are decoded o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -205,19 +205,18 @@ def last_assessment_at(patient_ids: Sequence[int], now: datetime) -> dict[int, d
         return {pid: d.to_datetime(at) for pid, at in cursor.fetchall()}
 
 
-# Appointment attendance as the engine's contact outcome (content/coordination/access.yaml
-# says the same per code; the engine only needs these two).
-_ATTENDED = ("attended", "late-seen")
-_NO_SHOW = ("did-not-attend",)
-
-
 def contacts_by_patient(
-    patient_ids: Sequence[int], now: datetime, *, reply_window_days: int
+    patient_ids: Sequence[int],
+    now: datetime,
+    *,
+    outcome_of: Mapping[str, str],
+    reply_window_days: int,
 ) -> dict[int, list[Contact]]:
-    """Per patient, their recorded appointments (attended or not attended; cancellations are
-    not contacts) and their check-in prompts sent (answered, or unanswered once
-    ``reply_window_days`` have passed without a reply), up to ``now``: what the
-    ``contact-overdue`` and ``disengaged`` flags read."""
+    """Per patient, their recorded appointments whose attendance is a contact
+    (``outcome_of``: attendance code -> ``attended``/``no-show``, from
+    ``content/coordination/access.yaml``; cancellations are not contacts) and their check-in
+    prompts sent (answered, or unanswered once ``reply_window_days`` have passed without a
+    reply), up to ``now``: what the ``contact-overdue`` and ``disengaged`` flags read."""
     d = _dialect()
     in_appt, ids = id_list_condition("patient_id", patient_ids)
     at_now = connection.ops.adapt_datetimefield_value(now)
@@ -227,12 +226,13 @@ def contacts_by_patient(
         cursor.execute(
             f"""SELECT patient_id, {d.timestamp("starts_at")}, attendance
             FROM coordination_appointment
-            WHERE {in_appt} AND starts_at <= %s AND attendance IN (%s, %s, %s)""",  # noqa: S608
-            [ids, at_now, *_ATTENDED, *_NO_SHOW],
+            WHERE {in_appt} AND starts_at <= %s AND attendance <> ''""",  # noqa: S608
+            [ids, at_now],
         )
         for pid, at, attendance in cursor.fetchall():
-            outcome = "no-show" if attendance in _NO_SHOW else "attended"
-            out.setdefault(pid, []).append(Contact(d.to_datetime(at), "appointment", outcome))
+            outcome = outcome_of.get(attendance)
+            if outcome is not None:
+                out.setdefault(pid, []).append(Contact(d.to_datetime(at), "appointment", outcome))
         cursor.execute(
             f"""SELECT patient_id, {d.timestamp("handled_at")},
             CASE WHEN answered_at IS NOT NULL AND answered_at <= %s THEN 1 ELSE 0 END

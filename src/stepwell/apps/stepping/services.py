@@ -22,7 +22,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from stepwell.apps.access.selectors import visible_patients
 from stepwell.apps.accounts.models import User
 from stepwell.apps.audit.services import audit_record
-from stepwell.apps.coordination.reminders import CHECK_IN_REPLY_WINDOW
+from stepwell.apps.coordination.content import coordination_rules
 from stepwell.apps.core.bulk import (
     analyze,
     bulk_insert,
@@ -93,7 +93,13 @@ def _evaluate(
     series, first_only = _measured_instruments(protocol)
     measured = measurements_by_patient(patients, series, first_only, now)
     last_seen = last_assessment_at(patients, now)
-    booked = contacts_by_patient(patients, now, reply_window_days=CHECK_IN_REPLY_WINDOW.days)
+    rules = coordination_rules()
+    booked = contacts_by_patient(
+        patients,
+        now,
+        outcome_of={a.code: a.contact for a in rules.attendance.values() if a.contact},
+        reply_window_days=rules.reminders.check_in_reply_days,
+    )
     table = instruments()
     out = []
     for e in episodes:

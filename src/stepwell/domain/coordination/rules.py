@@ -92,6 +92,8 @@ class TravelRules:
 class ReminderRules:
     lead_hours: tuple[int, ...]  # (48, 2): remind 48 h and 2 h before an appointment
     check_in_hour: int  # local hour (0 to 23) at which check-in prompts are planned
+    check_in_reply_days: int  # a prompt not answered within this many days is unanswered
+    check_in_instrument: str  # the instrument a prompt links to and a short reply answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class InboundRules:
     opt_out: frozenset[str]  # STOP, BAJA, …
     opt_in: frozenset[str]  # START, ALTA, …
     short_scores: dict[str, str]  # keyword ("PHQ2") -> instrument code
+    reply_match_days: int  # a short reply answers a check-in prompt sent this recently
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +269,18 @@ def _reminders(r: _Reader, data: Any) -> ReminderRules:
     return ReminderRules(
         lead_hours=tuple(seen),
         check_in_hour=r.whole(raw, "check_in_hour", "reminders.check_in_hour", 0, 23),
+        check_in_reply_days=r.whole(
+            raw, "check_in_reply_days", "reminders.check_in_reply_days", 1, 60
+        ),
+        check_in_instrument=_code(r, raw, "check_in_instrument", "reminders.check_in_instrument"),
     )
+
+
+def _code(r: _Reader, data: Any, key: str, path: str) -> str:
+    value = r.get(data, key, path, str)
+    if not value.strip():
+        raise r.fail(path, "must name an instrument code")
+    return str(value.strip())
 
 
 def _referrals(r: _Reader, data: Any) -> ReferralRules:
@@ -316,7 +330,8 @@ def _inbound(r: _Reader, data: Any) -> InboundRules:
         if not isinstance(code, str) or not code.strip():
             raise r.fail(path, "must name an instrument code")
         scores[_keyword(r, word, path, taken)] = code
-    return InboundRules(frozenset(opt_out), frozenset(opt_in), scores)
+    match_days = r.whole(raw, "reply_match_days", "inbound.reply_match_days", 1, 60)
+    return InboundRules(frozenset(opt_out), frozenset(opt_in), scores, match_days)
 
 
 def _modalities(r: _Reader, data: Any) -> dict[str, Modality]:
