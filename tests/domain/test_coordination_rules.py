@@ -161,6 +161,10 @@ def test_equal_start_and_end_means_no_quiet_hours() -> None:
         (["reminders", "lead_hours"], [48, 0], "reminders.lead_hours[1]", "from 1"),
         (["reminders", "lead_hours"], [48, 48], "reminders.lead_hours[1]", "twice"),
         (["reminders", "check_in_hour"], 24, "reminders.check_in_hour", "0 to 23"),
+        (["reminders", "check_in_reply_days"], 0, "reminders.check_in_reply_days", "1 to 60"),
+        (["reminders", "check_in_reply_days"], DELETE, "reminders.check_in_reply_days", "required"),
+        (["reminders", "check_in_instrument"], " ", "reminders.check_in_instrument", "instrument"),
+        (["inbound", "reply_match_days"], 90, "inbound.reply_match_days", "1 to 60"),
         (
             ["referrals", "accept_within_hours", "emergent"],
             4,
